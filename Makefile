@@ -1,0 +1,90 @@
+# Servir: `make help` lists every target.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# uv uses this machine's Python 3.11 and never downloads one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_PREFERENCE := only-system
+export UV_PYTHON ?= 3.11
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen
+VENV := .venv
+STAMP := $(VENV)/.servir-installed
+SOURCES := shared-schemas/src gateway/src auth-service/src model-service/src scripts tests
+COMPOSE = $(shell $(RUN) python -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')")
+PYTEST_FLAGS ?= $(if $(CI),-p no:cacheprovider,)
+
+.PHONY: requirements help install uv redis-server models run up down test unit integration lint fmt typecheck compose-check bench clean
+
+help: ## List every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+uv: ## Install uv with pip when it is missing
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): uv.lock pyproject.toml */pyproject.toml
+	@$(MAKE) uv
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: $(STAMP) ## Create .venv with every package and dev tool (uv sync)
+
+redis-server: ## Install Debian's redis-server when it is missing (needs root)
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing redis-server (apt-get)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "redis-server is missing: run 'sudo apt-get install redis-server' (Debian/Ubuntu)"; exit 1; \
+	  fi; }
+
+models: $(STAMP) ## Train the demo model bundles into models/ (arrives with the model issue)
+	@echo "No demo models yet: the model-service starts with an empty repository."
+
+run: $(STAMP) redis-server models ## Run the whole stack locally (own Redis, three services); Ctrl-C stops it
+	@$(RUN) python scripts/run.py
+
+up: ## docker compose up --build (detached, waits until healthy)
+	docker compose up --build --detach --wait
+
+down: ## docker compose down (keeps volumes)
+	docker compose down
+
+lint: $(STAMP) ## ruff check and ruff format --check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+fmt: $(STAMP) ## Format and fix with ruff
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+typecheck: $(STAMP) ## mypy --strict over every package, scripts and tests
+	$(RUN) mypy $(SOURCES)
+
+compose-check: $(STAMP) ## Validate docker-compose.yml (Compose v2) and lint the Dockerfiles (hadolint)
+	$(COMPOSE) config -q
+	$(RUN) hadolint --failure-threshold warning gateway/Dockerfile auth-service/Dockerfile model-service/Dockerfile
+
+unit: $(STAMP) redis-server ## Fast tests of each package (in-process apps, real Redis)
+	$(RUN) pytest $(PYTEST_FLAGS) -m "not integration"
+
+integration: $(STAMP) redis-server ## Integration tests against the real stack (or SERVIR_STACK_URL)
+	$(RUN) pytest $(PYTEST_FLAGS) -m integration
+
+test: lint typecheck compose-check redis-server ## Everything CI runs: lint, types, compose/Dockerfile checks, all tests
+	$(RUN) pytest $(PYTEST_FLAGS)
+
+bench: $(STAMP) redis-server ## Bounded load through the gateway and straight to the model-service; prints JSON
+	@$(RUN) python scripts/bench.py
+
+clean: ## Remove .venv, .data and caches
+	rm -rf $(VENV) .data .build .mypy_cache .ruff_cache .pytest_cache
+
+requirements: $(STAMP) ## Export each service's pinned requirements (for its Docker image) from uv.lock
+	@for service in gateway auth-service model-service; do \
+	  $(UV) export --frozen --package $$service --no-dev --no-emit-workspace --no-header -q -o requirements/$$service.txt; \
+	done

@@ -1,0 +1,19 @@
+"""Auth-service routes."""
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from auth_service.deps import RedisDep
+from shared_schemas.health import CHECK_OK, Readiness
+from shared_schemas.runtime.redis_client import redis_check
+
+router = APIRouter()
+
+
+@router.get("/readyz", response_model=Readiness, tags=["health"])
+async def readyz(redis: RedisDep) -> JSONResponse:
+    """Ready when Redis, which holds every identity, answers."""
+    check = await redis_check(redis)
+    ready = check == CHECK_OK
+    body = Readiness(status="ready" if ready else "not_ready", checks={"redis": check})
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if ready else 503)

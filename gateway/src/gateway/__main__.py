@@ -1,0 +1,9 @@
+"""`python -m gateway`: serve the gateway."""
+
+from gateway.config import Settings
+from gateway.main import create_app
+from shared_schemas.runtime.server import serve
+
+if __name__ == "__main__":
+    settings = Settings()
+    serve(create_app(settings), settings)

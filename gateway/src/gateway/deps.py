@@ -1,0 +1,34 @@
+"""The only reader of `app.state` in the gateway."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.config import Settings
+from gateway.upstream import Upstream
+from shared_schemas.runtime.deps import RedisDep
+
+
+def get_settings(request: Request) -> Settings:
+    """The gateway's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_auth_upstream(request: Request) -> Upstream:
+    """The auth-service upstream."""
+    upstream: Upstream = request.app.state.auth_upstream
+    return upstream
+
+
+def get_model_upstream(request: Request) -> Upstream:
+    """The model-service upstream."""
+    upstream: Upstream = request.app.state.model_upstream
+    return upstream
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+AuthUpstreamDep = Annotated[Upstream, Depends(get_auth_upstream)]
+ModelUpstreamDep = Annotated[Upstream, Depends(get_model_upstream)]
+
+__all__ = ["AuthUpstreamDep", "ModelUpstreamDep", "RedisDep", "SettingsDep"]

@@ -1,0 +1,51 @@
+"""The gateway's application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from gateway.config import Settings
+from gateway.routes import router
+from gateway.upstream import Upstream
+from shared_schemas.runtime.app import build_service_app
+
+
+def _client(settings: Settings) -> httpx.AsyncClient:
+    limits = httpx.Limits(
+        max_connections=settings.upstream_max_connections,
+        max_keepalive_connections=settings.upstream_max_connections,
+    )
+    timeout = httpx.Timeout(settings.read_timeout_seconds, connect=settings.connect_timeout_seconds)
+    # trust_env=False: upstreams come only from settings, never from proxy variables.
+    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway; nothing connects until the lifespan starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retry_after = settings.retry_after_seconds
+        async with _client(settings) as auth_client, _client(settings) as model_client:
+            app.state.auth_upstream = Upstream(
+                name="auth-service",
+                base_url=settings.auth_service_url,
+                client=auth_client,
+                retry_after=retry_after,
+            )
+            app.state.model_upstream = Upstream(
+                name="model-service",
+                base_url=settings.model_service_url,
+                client=model_client,
+                retry_after=retry_after,
+            )
+            yield
+
+    app = build_service_app(
+        service="gateway", title="Servir", settings=settings, internal=False, lifespan=lifespan
+    )
+    app.include_router(router)
+    return app

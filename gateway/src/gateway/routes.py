@@ -1,0 +1,81 @@
+"""Gateway routes: its own health, and the forwarding of public paths to the services."""
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from gateway.deps import AuthUpstreamDep, ModelUpstreamDep, RedisDep, SettingsDep
+from gateway.upstream import Upstream, forward_target, upstream_headers
+from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
+from shared_schemas.runtime.redis_client import redis_check
+
+FORWARDED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+# A degraded model-service still answers predictions.
+SERVING = frozenset({CHECK_OK, "degraded"})
+
+router = APIRouter()
+
+
+@router.get("/readyz", response_model=Readiness, tags=["health"])
+async def readyz(
+    settings: SettingsDep, redis: RedisDep, auth: AuthUpstreamDep, model: ModelUpstreamDep
+) -> JSONResponse:
+    """Redis and both upstreams: not ready without a model-service, degraded without the rest."""
+    timeout = settings.readiness_timeout_seconds
+    redis_state, auth_state, model_state = await asyncio.gather(
+        redis_check(redis),
+        auth.readiness(wait_seconds=timeout),
+        model.readiness(wait_seconds=timeout),
+    )
+    checks = {"redis": redis_state, "auth-service": auth_state, "model-service": model_state}
+    status: ReadinessStatus
+    if model_state not in SERVING:
+        status = "not_ready"
+    elif redis_state != CHECK_OK or auth_state != CHECK_OK:
+        status = "degraded"
+    else:
+        status = "ready"
+    body = Readiness(status=status, checks=checks)
+    return JSONResponse(body.model_dump(exclude_none=True), 503 if status == "not_ready" else 200)
+
+
+async def _forward(request: Request, upstream: Upstream, settings: SettingsDep) -> Response:
+    scope = request.scope
+    target = forward_target(
+        path=scope["path"], raw_path=scope.get("raw_path"), query=scope["query_string"]
+    )
+    headers = upstream_headers(
+        scope["headers"],
+        internal_token=settings.internal_token.get_secret_value().encode(),
+        request_id=scope["state"]["request_id"],
+    )
+    reply = await upstream.forward(
+        method=request.method, target=target, headers=headers, body=await request.body()
+    )
+    response = Response(reply.body, status_code=reply.status)
+    response.raw_headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
+    return response
+
+
+async def forward_to_auth(
+    request: Request, upstream: AuthUpstreamDep, settings: SettingsDep
+) -> Response:
+    """Forward `/auth/*` and the JWKS to the auth-service."""
+    return await _forward(request, upstream, settings)
+
+
+async def forward_to_models(
+    request: Request, upstream: ModelUpstreamDep, settings: SettingsDep
+) -> Response:
+    """Forward `/models*` and `/v2*` to the model-service."""
+    return await _forward(request, upstream, settings)
+
+
+for _path in ("/auth/{rest:path}", "/.well-known/jwks.json"):
+    router.add_api_route(_path, forward_to_auth, methods=FORWARDED_METHODS, include_in_schema=False)
+for _path in ("/models", "/models/{rest:path}", "/v2", "/v2/{rest:path}"):
+    router.add_api_route(
+        _path, forward_to_models, methods=FORWARDED_METHODS, include_in_schema=False
+    )

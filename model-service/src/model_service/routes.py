@@ -1,0 +1,42 @@
+"""Model-service routes: health, and the Open Inference Protocol's server endpoints."""
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from model_service.deps import RedisDep
+from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
+from shared_schemas.inference import V2ServerMetadata
+from shared_schemas.runtime.redis_client import redis_check
+
+SERVER_NAME = "servir"
+SERVER_VERSION = "0.1.0"
+V2_EXTENSIONS = ["model_repository", "binary_tensor_data"]
+
+router = APIRouter()
+
+
+@router.get("/readyz", response_model=Readiness, tags=["health"])
+async def readyz(redis: RedisDep) -> JSONResponse:
+    """Ready to infer; degraded (still serving) when Redis, used only for broadcasts, is down."""
+    check = await redis_check(redis)
+    status: ReadinessStatus = "ready" if check == CHECK_OK else "degraded"
+    body = Readiness(status=status, checks={"redis": check}, models={})
+    return JSONResponse(body.model_dump())
+
+
+@router.get("/v2", tags=["v2"])
+async def server_metadata() -> V2ServerMetadata:
+    """Open Inference Protocol server metadata."""
+    return V2ServerMetadata(name=SERVER_NAME, version=SERVER_VERSION, extensions=V2_EXTENSIONS)
+
+
+@router.get("/v2/health/live", tags=["v2"], status_code=200)
+async def server_live() -> Response:
+    """Open Inference Protocol liveness: 200 while the process serves."""
+    return Response(status_code=200)
+
+
+@router.get("/v2/health/ready", tags=["v2"], status_code=200)
+async def server_ready() -> Response:
+    """Open Inference Protocol readiness: 200 once the service can run inference."""
+    return Response(status_code=200)

@@ -1,0 +1,61 @@
+"""`make run`: the whole stack as local processes until Ctrl-C."""
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from auth_service.config import Settings as AuthSettings
+from servir_stack import ROOT, Stack, StackError
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    """Start the stack, print where it is, and keep it up until interrupted."""
+    data_dir = Path(os.environ.get("SERVIR_DATA_DIR", ROOT / ".data"))
+    stack = Stack(
+        data_dir=data_dir,
+        gateway_port=_port("GATEWAY_PORT", 8000),
+        auth_port=_port("AUTH_PORT", 8001),
+        model_port=_port("MODEL_PORT", 8002),
+        redis_port=_port("SERVIR_REDIS_PORT", 0),
+    )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        stack.start()
+        admin = AuthSettings()
+        print(f"Logs: {_shown(stack.log_dir)}/  Redis: {stack.redis_url}  Stop: Ctrl-C")
+        print(f"Servir gateway: {stack.gateway_url}  (docs: /docs)")
+        print(f"Admin: {admin.admin_username} / {admin.admin_password.get_secret_value()}")
+        sys.stdout.flush()
+        while (failed := stack.failed()) is None:
+            time.sleep(0.5)
+        print(f"{failed.name} stopped unexpectedly:\n{failed.log_tail()}", file=sys.stderr)
+        return 1
+    except StackError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
+        print("\nStopping Servir...")
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Start the Servir stack as local processes: a redis-server of its own and the three services.
+
+Used by `make run`, the integration tests and `make bench`, so all three run the stack one way.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Self
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message carries the failing service's log."""
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Process:
+    """One child process of the stack, its log and its readiness URL."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    ready_url: str | None
+    log_file: IO[bytes]
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of this process's log."""
+        self.log_file.flush()
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    """Redis plus gateway, auth-service and model-service on loopback ports."""
+
+    data_dir: Path
+    gateway_port: int = 0
+    auth_port: int = 0
+    model_port: int = 0
+    redis_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    pin_cpu: int | None = None
+    processes: list[Process] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.gateway_port = self.gateway_port or free_port()
+        self.auth_port = self.auth_port or free_port()
+        self.model_port = self.model_port or free_port()
+        self.redis_port = self.redis_port or free_port()
+        self.log_dir = self.data_dir / "logs"
+
+    @property
+    def gateway_url(self) -> str:
+        """The public entry point."""
+        return f"http://{HOST}:{self.gateway_port}"
+
+    @property
+    def model_url(self) -> str:
+        """The model-service, for measurements that bypass the gateway."""
+        return f"http://{HOST}:{self.model_port}"
+
+    @property
+    def auth_url(self) -> str:
+        """The auth-service."""
+        return f"http://{HOST}:{self.auth_port}"
+
+    @property
+    def redis_url(self) -> str:
+        """The stack's own Redis."""
+        return f"redis://{HOST}:{self.redis_port}/0"
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        """Start Redis, then the services; return once every one is ready."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_redis(timeout)
+            env = self._service_env()
+            self._spawn("auth-service", [sys.executable, "-m", "auth_service"], env, self.auth_url)
+            self._spawn(
+                "model-service", [sys.executable, "-m", "model_service"], env, self.model_url
+            )
+            self._spawn("gateway", [sys.executable, "-m", "gateway"], env, self.gateway_url)
+            for process in self.processes[1:]:
+                self._wait_ready(process, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def process(self, name: str) -> Process:
+        """The running process called `name`."""
+        return next(p for p in self.processes if p.name == name)
+
+    def failed(self) -> Process | None:
+        """The first process that has exited, if any."""
+        return next((p for p in self.processes if p.popen.poll() is not None), None)
+
+    def stop(self, *, grace: float = 10.0) -> None:
+        """SIGTERM every process, gateway first, Redis last; SIGKILL what outlives `grace`."""
+        for process in reversed(self.processes):
+            if process.popen.poll() is None:
+                process.popen.send_signal(signal.SIGTERM)
+            try:
+                process.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait(timeout=5)
+            process.log_file.close()
+        self.processes.clear()
+
+    def _start_redis(self, timeout: float) -> None:
+        command = redis_command(port=self.redis_port, data_dir=self.data_dir / "redis")
+        process = self._spawn("redis", command, dict(os.environ), None)
+        deadline = time.monotonic() + timeout
+        while not redis_pong(self.redis_port):
+            self._check_alive(process, deadline)
+            time.sleep(0.05)
+
+    def _service_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "AUTH_PORT": str(self.auth_port),
+                "AUTH_REDIS_URL": self.redis_url,
+                "MODEL_PORT": str(self.model_port),
+                "MODEL_REDIS_URL": self.redis_url,
+                "GATEWAY_PORT": str(self.gateway_port),
+                "GATEWAY_REDIS_URL": self.redis_url,
+                "GATEWAY_AUTH_SERVICE_URL": self.auth_url,
+                "GATEWAY_MODEL_SERVICE_URL": self.model_url,
+            }
+        )
+        env.update(self.env)
+        return env
+
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str], ready_url: str | None
+    ) -> Process:
+        if self.pin_cpu is not None:
+            command = ["taskset", "-c", str(self.pin_cpu), *command]
+        log_path = self.log_dir / f"{name}.log"
+        log_file = log_path.open("wb")
+        popen = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process = Process(name, popen, log_path, ready_url, log_file)
+        self.processes.append(process)
+        return process
+
+    def _wait_ready(self, process: Process, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not _answers_200(f"{process.ready_url}/readyz"):
+            self._check_alive(process, deadline)
+            time.sleep(0.1)
+
+    @staticmethod
+    def _check_alive(process: Process, deadline: float) -> None:
+        if process.popen.poll() is not None:
+            msg = f"{process.name} exited with {process.popen.returncode}:\n{process.log_tail()}"
+            raise StackError(msg)
+        if time.monotonic() > deadline:
+            raise StackError(f"{process.name} was not ready in time:\n{process.log_tail()}")
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL)
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def redis_command(*, port: int, data_dir: Path) -> list[str]:
+    """A redis-server on loopback, AOF on, data in `data_dir`."""
+    server = shutil.which("redis-server")
+    if server is None:
+        msg = "redis-server not found: install it (Debian: apt-get install redis-server)"
+        raise StackError(msg)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        server, "--bind", HOST, "--port", str(port), "--dir", str(data_dir),
+        "--appendonly", "yes", "--save", "", "--daemonize", "no", "--protected-mode", "yes",
+    ]  # fmt: skip
+
+
+def redis_pong(port: int) -> bool:
+    """True once a Redis on `port` answers PING."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False

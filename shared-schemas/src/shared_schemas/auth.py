@@ -1,0 +1,151 @@
+"""Identity contracts: tokens, claims, users, API keys, introspection, JWKS."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from shared_schemas.base import Contract
+
+Scope = Literal["models:read", "models:predict", "models:admin", "users:admin"]
+ALL_SCOPES: tuple[Scope, ...] = ("models:read", "models:predict", "models:admin", "users:admin")
+DEFAULT_USER_SCOPES: tuple[Scope, ...] = ("models:read", "models:predict")
+
+Username = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.@-]{2,63}$")]
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+ScopeList = Annotated[list[Scope], Field(max_length=len(ALL_SCOPES))]
+
+
+class TokenResponse(Contract):
+    """RFC 6749 section 5.1 successful token response."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
+    expires_in: int
+    refresh_token: str
+    scope: str
+
+
+class AccessTokenClaims(Contract):
+    """The claims of a Servir access token (a JWT)."""
+
+    iss: str
+    aud: str
+    sub: str
+    scope: str
+    jti: str
+    iat: int
+    exp: int
+    typ: Literal["access"] = "access"
+
+
+class UserCreate(Contract):
+    """`POST /auth/users` body."""
+
+    username: Username
+    password: Password
+    scopes: ScopeList | None = None
+
+
+class UserPatch(Contract):
+    """`PATCH /auth/users/{username}` body: only these fields may change."""
+
+    scopes: ScopeList | None = None
+    disabled: bool | None = None
+    password: Password | None = None
+
+
+class User(Contract):
+    """A user as the admin API shows it (never the password hash)."""
+
+    username: str
+    scopes: list[Scope]
+    created_at: datetime
+    disabled: bool = False
+
+
+class UserPage(Contract):
+    """One page of `GET /auth/users`."""
+
+    items: list[User]
+    total: int
+    limit: int
+    offset: int
+
+
+class Me(Contract):
+    """`GET /auth/me`."""
+
+    username: str
+    scopes: list[Scope]
+    created_at: datetime
+
+
+class PasswordChange(Contract):
+    """`POST /auth/me/password` body."""
+
+    current_password: Annotated[str, Field(max_length=256)]
+    new_password: Password
+
+
+class ApiKeyCreate(Contract):
+    """`POST /auth/api-keys` body."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    scopes: ScopeList | None = None
+    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class ApiKey(Contract):
+    """An API key as listed: everything but the secret."""
+
+    id: str
+    name: str
+    prefix: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class ApiKeyCreated(Contract):
+    """`POST /auth/api-keys` answer: the only time the secret `key` is shown."""
+
+    id: str
+    name: str
+    key: str
+    prefix: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+class Introspection(Contract):
+    """RFC 7662 introspection answer; `{"active": false}` for anything unknown."""
+
+    active: bool
+    sub: str | None = None
+    scope: str | None = None
+    token_type: str | None = None
+    exp: int | None = None
+    iat: int | None = None
+    jti: str | None = None
+
+
+class Jwk(Contract):
+    """One public signing key (RFC 7517); `kid` is always present."""
+
+    kty: Literal["OKP", "RSA"]
+    kid: str
+    alg: Literal["EdDSA", "RS256"]
+    use: Literal["sig"] = "sig"
+    crv: str | None = None
+    x: str | None = None
+    n: str | None = None
+    e: str | None = None
+
+
+class Jwks(Contract):
+    """`GET /.well-known/jwks.json`."""
+
+    keys: list[Jwk]

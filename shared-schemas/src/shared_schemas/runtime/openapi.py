@@ -1,0 +1,53 @@
+"""Make a service's OpenAPI document tell the truth about its error bodies."""
+
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic.json_schema import models_json_schema
+
+from shared_schemas.problems import PROBLEM_MEDIA_TYPE, Problem, V2Problem
+
+REF = "#/components/schemas/{model}"
+_FASTAPI_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _problem_content(name: str) -> dict[str, Any]:
+    return {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": REF.format(model=name)}}}
+
+
+def _fix_operation(path: str, operation: dict[str, Any]) -> None:
+    name = "V2Problem" if path.startswith("/v2") else "Problem"
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if "422" in responses:
+        responses["422"] = {"description": "Invalid request", "content": _problem_content(name)}
+    responses.setdefault(
+        "default",
+        {"description": "Error (RFC 9457 problem details)", "content": _problem_content(name)},
+    )
+
+
+def documented_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace FastAPI's HTTPValidationError with problem+json and add a default error body."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in _FASTAPI_ERROR_SCHEMAS:
+        components.pop(name, None)
+    _, defs = models_json_schema(
+        [(Problem, "serialization"), (V2Problem, "serialization")], ref_template=REF
+    )
+    components.update(defs.get("$defs", {}))
+    for path, item in schema.get("paths", {}).items():
+        for operation in item.values():
+            _fix_operation(path, operation)
+    return schema
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    """Post-process the app's OpenAPI document once, on first request for it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = documented_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

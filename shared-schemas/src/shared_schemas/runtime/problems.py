@@ -1,0 +1,109 @@
+"""Every error leaves a Servir service as RFC 9457 problem+json, built here."""
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from shared_schemas.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem, V2Problem
+from shared_schemas.runtime.context import request_id_var
+
+logger = logging.getLogger("servir.errors")
+
+V2_PREFIX = "/v2"
+
+
+class ServiceError(Exception):
+    """Base of every service's own errors; the one handler turns it into problem+json."""
+
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def problem_response(
+    *,
+    status: int,
+    detail: str,
+    instance: str,
+    title: str | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A problem+json response; under `/v2` it also carries the protocol's `error` field."""
+    fields: dict[str, Any] = {
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "request_id": request_id_var.get(),
+        "errors": list(errors) if errors is not None else None,
+    }
+    problem = (
+        V2Problem(error=detail, **fields) if instance.startswith(V2_PREFIX) else Problem(**fields)
+    )
+    body = orjson.dumps(problem.model_dump(mode="json", exclude_none=True))
+    return Response(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _route_detail(request: Request, status: int) -> str:
+    if status == 404:
+        return f"No resource at {request.url.path}."
+    if status == 405:
+        return f"{request.method} is not allowed on {request.url.path}."
+    return HTTPStatus(status).description or HTTPStatus(status).phrase
+
+
+async def _on_service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return problem_response(
+        status=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    phrase = HTTPStatus(status).phrase
+    detail = exc.detail if exc.detail and exc.detail != phrase else _route_detail(request, status)
+    return problem_response(
+        status=status, detail=detail, instance=request.url.path, headers=exc.headers
+    )
+
+
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    loc = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
+    return FieldError(loc=loc, msg=str(error.get("msg", "")), type=str(error.get("type", "")))
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_field_error(error) for error in exc.errors()]
+    names = ", ".join(".".join(str(part) for part in error.loc) for error in errors[:5])
+    return problem_response(
+        status=422,
+        detail=f"The request is invalid: {names}.",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route every error FastAPI or the service raises through problem+json."""
+    app.add_exception_handler(ServiceError, _on_service_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)

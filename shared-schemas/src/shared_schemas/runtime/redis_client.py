@@ -1,0 +1,29 @@
+"""Redis clients that fail fast: short timeouts and no silent retries."""
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+CHECK_OK = "ok"
+
+
+def connect_redis(url: str, *, timeout: float) -> "Redis":
+    """A pooled client; a hung or dead Redis costs a request at most `timeout` per call."""
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+        health_check_interval=0,
+    )
+
+
+async def redis_check(redis: "Redis") -> str:
+    """`ok`, or a short reason Redis cannot serve."""
+    try:
+        await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return CHECK_OK

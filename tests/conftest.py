@@ -1,0 +1,56 @@
+"""Fixtures every test package shares: a real redis-server on a free port, and in-process apps."""
+
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from servir_stack import free_port, redis_command, redis_pong
+from shared_schemas.runtime.settings import DEV_INTERNAL_TOKEN
+
+INTERNAL = {"X-Servir-Internal-Token": DEV_INTERNAL_TOKEN}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server of this test session's own."""
+    port = free_port()
+    data_dir: Path = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        redis_command(port=port, data_dir=data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while not redis_pong(port):
+        assert process.poll() is None, "redis-server exited at start"
+        assert time.monotonic() < deadline, "redis-server did not answer PING"
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.kill()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def dead_redis_url() -> str:
+    """A Redis URL where nothing listens."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+@asynccontextmanager
+async def serve_in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and talk to it through httpx's ASGI transport."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://servir.test") as client:
+            yield client
