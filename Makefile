@@ -18,7 +18,7 @@ SOURCES := shared-schemas/src gateway/src auth-service/src model-service/src scr
 COMPOSE = $(shell $(RUN) python -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')")
 PYTEST_FLAGS ?= $(if $(CI),-p no:cacheprovider,)
 
-.PHONY: requirements help install uv redis-server models run up down test unit integration lint fmt typecheck compose-check bench clean
+.PHONY: requirements help install uv redis-server wrk models run up down test unit integration lint fmt typecheck compose-check bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,14 +33,11 @@ $(STAMP): uv.lock pyproject.toml */pyproject.toml
 
 install: $(STAMP) ## Create .venv with every package and dev tool (uv sync)
 
-redis-server: ## Install Debian's redis-server when it is missing (needs root)
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing redis-server (apt-get)..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	  else \
-	    echo "redis-server is missing: run 'sudo apt-get install redis-server' (Debian/Ubuntu)"; exit 1; \
-	  fi; }
+redis-server: ## Install Debian's redis-server when it is missing (needs root, else says how)
+	@scripts/need-deb redis-server redis-server
+
+wrk: ## Install Debian's wrk (the load generator of make bench) when it is missing
+	@scripts/need-deb wrk wrk
 
 models: $(STAMP) ## Train the demo model bundles into models/ (arrives with the model issue)
 	@echo "No demo models yet: the model-service starts with an empty repository."
@@ -78,7 +75,7 @@ integration: $(STAMP) redis-server ## Integration tests against the real stack (
 test: lint typecheck compose-check redis-server ## Everything CI runs: lint, types, compose/Dockerfile checks, all tests
 	$(RUN) pytest $(PYTEST_FLAGS)
 
-bench: $(STAMP) redis-server ## Bounded load through the gateway and straight to the model-service; prints JSON
+bench: $(STAMP) redis-server wrk ## Bounded load through the gateway and straight to the model-service; prints JSON
 	@$(RUN) python scripts/bench.py
 
 clean: ## Remove .venv, .data and caches

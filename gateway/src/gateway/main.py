@@ -8,18 +8,19 @@ from fastapi import FastAPI
 
 from gateway.config import Settings
 from gateway.routes import router
+from gateway.transport import AiohttpTransport
 from gateway.upstream import Upstream
 from shared_schemas.runtime.app import build_service_app
 
 
 def _client(settings: Settings) -> httpx.AsyncClient:
-    limits = httpx.Limits(
-        max_connections=settings.upstream_max_connections,
-        max_keepalive_connections=settings.upstream_max_connections,
-    )
+    transport = AiohttpTransport(max_connections=settings.upstream_max_connections)
     timeout = httpx.Timeout(settings.read_timeout_seconds, connect=settings.connect_timeout_seconds)
     # trust_env=False: upstreams come only from settings, never from proxy variables.
-    return httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False)
+    client = httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False)
+    for name in ("accept", "accept-encoding", "user-agent", "connection"):
+        del client.headers[name]  # forward the caller's own headers, none of httpx's defaults
+    return client
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
