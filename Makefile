@@ -43,7 +43,7 @@ models: $(STAMP) ## Train the demo model bundles into models/ (arrives with the 
 	@echo "No demo models yet: the model-service starts with an empty repository."
 
 run: $(STAMP) redis-server models ## Run the whole stack locally (own Redis, three services); Ctrl-C stops it
-	@$(RUN) python scripts/run.py
+	@set -a; if [ -f .env ]; then . ./.env; fi; set +a; $(RUN) python scripts/run.py
 
 up: ## docker compose up --build (detached, waits until healthy)
 	docker compose up --build --detach --wait
