@@ -19,7 +19,7 @@ def _shown(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
@@ -33,7 +33,9 @@ def main() -> int:
         model_port=_port("MODEL_PORT", 8002),
         redis_port=_port("SERVIR_REDIS_PORT", 0),
     )
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Explicit for SIGINT too: a shell that starts us in the background ignores it by default.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_on_signal)
     try:
         stack.start()
         admin = AuthSettings()
