@@ -41,3 +41,11 @@ async def test_model_service_with_invalid_readiness_reply_is_not_ready(
     assert response.status_code == 503
     assert body["checks"]["model-service"] == "invalid readiness reply"
     assert body["checks"]["redis"].startswith("unreachable")
+
+
+async def test_openapi_documents_not_ready_body(dead_redis_url: str) -> None:
+    settings = Settings(redis_url=dead_redis_url)
+    async with serve_in_process(create_app(settings)) as client:
+        schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/readyz"]["get"]["responses"]
+    assert responses["503"]["content"]["application/json"]["schema"]["$ref"].endswith("/Readiness")

@@ -10,7 +10,12 @@ from shared_schemas.runtime.redis_client import redis_check
 router = APIRouter()
 
 
-@router.get("/readyz", response_model=Readiness, tags=["health"])
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready"}},
+    tags=["health"],
+)
 async def readyz(redis: RedisDep) -> JSONResponse:
     """Ready when Redis, which holds every identity, answers."""
     check = await redis_check(redis)

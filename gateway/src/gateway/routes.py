@@ -18,7 +18,12 @@ SERVING = frozenset({CHECK_OK, "degraded"})
 router = APIRouter()
 
 
-@router.get("/readyz", response_model=Readiness, tags=["health"])
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready"}},
+    tags=["health"],
+)
 async def readyz(
     settings: SettingsDep, redis: RedisDep, auth: AuthUpstreamDep, model: ModelUpstreamDep
 ) -> JSONResponse:
