@@ -26,15 +26,25 @@ class TokenResponse(Contract):
     scope: str
 
 
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 (a token type, not a secret)
+JWT_HEADER_TYPE = "at+jwt"  # RFC 9068
+SIGNING_ALGORITHM = "EdDSA"
+
+
 class AccessTokenClaims(Contract):
-    """The claims of a Servir access token (a JWT)."""
+    """The claims of a Servir access token (a JWT signed with EdDSA, `kid` in its header).
+
+    `iat` and `nbf` carry fractions of a second (RFC 7519 NumericDate allows them), so that
+    "tokens issued before this instant" is exact when a user's password changes.
+    """
 
     iss: str
     aud: str
     sub: str
     scope: str
     jti: str
-    iat: int
+    iat: float
+    nbf: float
     exp: int
     typ: Literal["access"] = "access"
 
@@ -121,15 +131,62 @@ class ApiKeyCreated(Contract):
 
 
 class Introspection(Contract):
-    """RFC 7662 introspection answer; `{"active": false}` for anything unknown."""
+    """RFC 7662 introspection answer; `{"active": false}` for anything unknown.
+
+    For an API key: `sub` is its owner, `jti` the key id, `token_type` `api_key`.
+    """
 
     active: bool
     sub: str | None = None
     scope: str | None = None
-    token_type: str | None = None
-    exp: int | None = None
-    iat: int | None = None
+    token_type: Literal["access_token", "refresh_token", "api_key"] | None = None
+    exp: float | None = None
+    iat: float | None = None
     jti: str | None = None
+
+
+class UserRecord(Contract):
+    """A user as the auth-service stores it in Redis."""
+
+    username: str
+    password_hash: str
+    scopes: list[Scope]
+    disabled: bool = False
+    created_at: datetime
+    # Tokens issued before this instant (epoch seconds) are void: set on password change/disable.
+    tokens_not_before: float = 0.0
+
+
+class RefreshTokenRecord(Contract):
+    """A refresh token as stored (under the SHA-256 of the token, never the token)."""
+
+    family: str
+    username: str
+    scope: str
+    issued_at: float
+    used: bool = False
+
+
+class RefreshFamily(Contract):
+    """A chain of refresh tokens from one login; reuse of a rotated token revokes it whole."""
+
+    username: str
+    scope: str
+    created_at: float
+    revoked: bool = False
+
+
+class ApiKeyRecord(Contract):
+    """An API key as stored (under the SHA-256 of the key, never the key)."""
+
+    id: str
+    name: str
+    owner: str
+    prefix: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class Jwk(Contract):
