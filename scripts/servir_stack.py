@@ -148,6 +148,7 @@ class Stack:
             {
                 "AUTH_PORT": str(self.auth_port),
                 "AUTH_REDIS_URL": self.redis_url,
+                "AUTH_KEYS_DIR": str(self.data_dir / "keys"),
                 "MODEL_PORT": str(self.model_port),
                 "MODEL_REDIS_URL": self.redis_url,
                 "GATEWAY_PORT": str(self.gateway_port),

@@ -9,15 +9,16 @@ from tests.conftest import INTERNAL, serve_in_process
 pytestmark = pytest.mark.anyio
 
 
-async def test_ready_when_redis_answers(redis_url: str) -> None:
-    async with serve_in_process(create_app(Settings(redis_url=redis_url))) as client:
+async def test_ready_when_redis_answers(auth_settings: Settings) -> None:
+    async with serve_in_process(create_app(auth_settings)) as client:
         response = await client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "checks": {"redis": "ok"}}
 
 
-async def test_not_ready_without_redis(dead_redis_url: str) -> None:
-    async with serve_in_process(create_app(Settings(redis_url=dead_redis_url))) as client:
+async def test_not_ready_without_redis(dead_redis_url: str, auth_settings: Settings) -> None:
+    settings = auth_settings.model_copy(update={"redis_url": dead_redis_url})
+    async with serve_in_process(create_app(settings)) as client:
         response = await client.get("/readyz")
         live = await client.get("/livez")
     assert response.status_code == 503
@@ -26,8 +27,8 @@ async def test_not_ready_without_redis(dead_redis_url: str) -> None:
     assert live.json() == {"status": "ok"}
 
 
-async def test_refuses_routes_without_internal_token(redis_url: str) -> None:
-    async with serve_in_process(create_app(Settings(redis_url=redis_url))) as client:
+async def test_refuses_routes_without_internal_token(auth_settings: Settings) -> None:
+    async with serve_in_process(create_app(auth_settings)) as client:
         refused = await client.get("/openapi.json")
         allowed = await client.get("/openapi.json", headers=INTERNAL)
     assert refused.status_code == 401

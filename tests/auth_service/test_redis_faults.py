@@ -34,10 +34,10 @@ def own_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 
 @pytest.mark.anyio
 async def test_hung_redis_answers_not_ready_within_the_timeout(
-    own_redis: tuple[subprocess.Popen[bytes], str],
+    own_redis: tuple[subprocess.Popen[bytes], str], tmp_path: Path
 ) -> None:
     process, url = own_redis
-    settings = Settings(redis_url=url, redis_timeout_seconds=0.3)
+    settings = Settings(redis_url=url, redis_timeout_seconds=0.3, keys_dir=tmp_path / "keys")
     async with serve_in_process(create_app(settings)) as client:
         assert (await client.get("/readyz")).status_code == 200
         os.kill(process.pid, signal.SIGSTOP)

@@ -20,15 +20,15 @@ class TokenResponse(Contract):
     """RFC 6749 section 5.1 successful token response."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a token type, not a secret)
+    token_type: Literal["bearer"] = "bearer"
     expires_in: int
     refresh_token: str
     scope: str
 
 
-ACCESS_TOKEN_TYPE = "access"  # noqa: S105 (a token type, not a secret)
+ACCESS_TOKEN_TYPE = "access"
 JWT_HEADER_TYPE = "at+jwt"  # RFC 9068
-SIGNING_ALGORITHM = "EdDSA"
+SIGNING_ALGORITHM: Literal["EdDSA"] = "EdDSA"
 
 
 class AccessTokenClaims(Contract):

@@ -7,7 +7,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development default only: every service refuses to start with it when SERVIR_ENV=production.
-DEV_INTERNAL_TOKEN = "servir-dev-internal-token-NOT-FOR-PRODUCTION"  # noqa: S105
+DEV_INTERNAL_TOKEN = "servir-dev-internal-token-NOT-FOR-PRODUCTION"
 MIN_SECRET_LENGTH = 32
 
 

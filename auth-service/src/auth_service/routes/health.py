@@ -1,4 +1,4 @@
-"""Auth-service routes."""
+"""Readiness of the auth-service."""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -7,14 +7,13 @@ from auth_service.deps import RedisDep
 from shared_schemas.health import CHECK_OK, Readiness
 from shared_schemas.runtime.redis_client import redis_check
 
-router = APIRouter()
+router = APIRouter(tags=["health"])
 
 
 @router.get(
     "/readyz",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "Not ready"}},
-    tags=["health"],
 )
 async def readyz(redis: RedisDep) -> JSONResponse:
     """Ready when Redis, which holds every identity, answers."""

@@ -1,0 +1,51 @@
+"""The caller's API keys."""
+
+from fastapi import APIRouter, Response
+
+from auth_service import api_keys
+from auth_service.deps import PrincipalDep, RedisDep, SettingsDep
+from auth_service.errors import Forbidden, InvalidField
+from auth_service.users import require_user
+from shared_schemas.auth import ALL_SCOPES, ApiKey, ApiKeyCreate, ApiKeyCreated
+
+router = APIRouter(tags=["api-keys"])
+
+
+def _user_only(principal: PrincipalDep) -> str:
+    if principal.is_api_key:
+        raise Forbidden("API keys are managed with a user's token, not with another API key.")
+    return principal.name
+
+
+@router.post("/auth/api-keys", status_code=201)
+async def create(
+    body: ApiKeyCreate, redis: RedisDep, principal: PrincipalDep, settings: SettingsDep
+) -> ApiKeyCreated:
+    """Create an API key; its secret is shown in this answer only."""
+    owner = await require_user(redis, _user_only(principal))
+    wanted = body.scopes if body.scopes is not None else owner.scopes
+    beyond = sorted(set(wanted) - set(owner.scopes))
+    if beyond:
+        raise InvalidField(f"Scopes beyond your own: {' '.join(beyond)}.", loc=["body", "scopes"])
+    scopes = [scope for scope in ALL_SCOPES if scope in wanted]
+    return await api_keys.create_api_key(
+        redis,
+        owner=owner.username,
+        name=body.name,
+        scopes=scopes,
+        days=body.expires_in_days,
+        limit=settings.max_api_keys_per_user,
+    )
+
+
+@router.get("/auth/api-keys")
+async def list_mine(redis: RedisDep, principal: PrincipalDep) -> list[ApiKey]:
+    """The caller's own keys (never their secrets)."""
+    return await api_keys.list_api_keys(redis, owner=_user_only(principal))
+
+
+@router.delete("/auth/api-keys/{key_id}", status_code=204)
+async def delete(key_id: str, redis: RedisDep, principal: PrincipalDep) -> Response:
+    """Delete one of the caller's keys; another user's key id is answered like an unknown one."""
+    await api_keys.delete_api_key(redis, owner=_user_only(principal), key_id=key_id)
+    return Response(status_code=204)
