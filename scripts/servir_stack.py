@@ -134,6 +134,20 @@ class Stack:
             process.log_file.close()
         self.processes.clear()
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (a crash, for fault tests) and wait for it to go."""
+        process = self.process(name)
+        process.popen.kill()
+        process.popen.wait(timeout=10)
+
+    def restart_redis(self, *, timeout: float = 30.0) -> None:
+        """Start Redis again on the same port and data (its AOF), after a kill."""
+        old = self.process("redis")
+        old.log_file.close()
+        self.processes.remove(old)
+        self._start_redis(timeout)
+        self.processes.insert(0, self.processes.pop())  # stopped last, as before
+
     def _start_redis(self, timeout: float) -> None:
         command = redis_command(port=self.redis_port, data_dir=self.data_dir / "redis")
         process = self._spawn("redis", command, dict(os.environ), None)
@@ -166,7 +180,7 @@ class Stack:
         if self.pin_cpu is not None:
             command = ["taskset", "-c", str(self.pin_cpu), *command]
         log_path = self.log_dir / f"{name}.log"
-        log_file = log_path.open("wb")
+        log_file = log_path.open("ab")
         popen = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -212,7 +226,8 @@ def redis_command(*, port: int, data_dir: Path) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     return [
         server, "--bind", HOST, "--port", str(port), "--dir", str(data_dir),
-        "--appendonly", "yes", "--save", "", "--daemonize", "no", "--protected-mode", "yes",
+        "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+        "--daemonize", "no", "--protected-mode", "yes",
     ]  # fmt: skip
 
 

@@ -8,16 +8,27 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
 
+from auth_service.config import DEV_ADMIN_PASSWORD
 from servir_stack import Stack
 
 
 @dataclass(frozen=True)
 class RunningStack:
-    """What a test may use: the gateway's URL, and the services' logs when the tests own them."""
+    """What a test may use: the gateway's URL, the admin's password, the services' logs when
+    the tests own them, and the auth-service's signing key when the tests gave it one."""
 
     gateway_url: str
     log_dir: Path | None
+    admin_password: str = DEV_ADMIN_PASSWORD
+    signing_key: Ed25519PrivateKey | None = None
 
     def log(self, service: str) -> str | None:
         """The service's log so far, or None for a stack these tests did not start."""
@@ -31,13 +42,39 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """The stack under test, ready."""
     url = os.environ.get("SERVIR_STACK_URL")
     if url:
-        yield RunningStack(gateway_url=url.rstrip("/"), log_dir=None)
+        yield RunningStack(
+            gateway_url=url.rstrip("/"),
+            log_dir=None,
+            admin_password=os.environ.get("SERVIR_STACK_ADMIN_PASSWORD", DEV_ADMIN_PASSWORD),
+            signing_key=_key_from_file(os.environ.get("SERVIR_STACK_SIGNING_KEY_FILE")),
+        )
         return
-    data_dir = tmp_path_factory.mktemp("stack")
-    # Every request logged, so tests can follow a request id into each service.
-    sample_all = {f"{p}_ACCESS_LOG_SAMPLE": "1" for p in ("GATEWAY", "AUTH", "MODEL")}
-    with Stack(data_dir=data_dir, env={"SERVIR_ENV": "test", **sample_all}) as running:
-        yield RunningStack(gateway_url=running.gateway_url, log_dir=running.log_dir)
+    key = Ed25519PrivateKey.generate()
+    with Stack(data_dir=tmp_path_factory.mktemp("stack"), env=stack_env(key)) as running:
+        yield RunningStack(
+            gateway_url=running.gateway_url, log_dir=running.log_dir, signing_key=key
+        )
+
+
+def stack_env(key: Ed25519PrivateKey) -> dict[str, str]:
+    """The test stack's settings: every request logged (tests follow request ids into each
+    service's log), a signing key the tests know (to forge tokens with it), and a per-IP
+    login budget that the whole suite, all from 127.0.0.1, cannot exhaust."""
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    return {
+        "SERVIR_ENV": "test",
+        **{f"{p}_ACCESS_LOG_SAMPLE": "1" for p in ("GATEWAY", "AUTH", "MODEL")},
+        "AUTH_SIGNING_KEY": pem,
+        "AUTH_LOGIN_IP_MAX_FAILURES": "1000",
+    }
+
+
+def _key_from_file(path: str | None) -> Ed25519PrivateKey | None:
+    if not path:
+        return None
+    key = load_pem_private_key(Path(path).read_bytes(), password=None)
+    assert isinstance(key, Ed25519PrivateKey), "SERVIR_STACK_SIGNING_KEY_FILE must hold Ed25519"
+    return key
 
 
 @pytest.fixture

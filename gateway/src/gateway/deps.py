@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.authentication import Authenticator
 from gateway.config import Settings
 from gateway.upstream import Upstream
 from shared_schemas.runtime.deps import RedisDep
@@ -30,8 +31,15 @@ async def get_model_upstream(request: Request) -> Upstream:
     return upstream
 
 
+async def get_authenticator(request: Request) -> Authenticator:
+    """Who is calling and whether they may: credentials and scopes."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AuthUpstreamDep = Annotated[Upstream, Depends(get_auth_upstream)]
 ModelUpstreamDep = Annotated[Upstream, Depends(get_model_upstream)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 
-__all__ = ["AuthUpstreamDep", "ModelUpstreamDep", "RedisDep", "SettingsDep"]
+__all__ = ["AuthUpstreamDep", "AuthenticatorDep", "ModelUpstreamDep", "RedisDep", "SettingsDep"]

@@ -32,3 +32,41 @@ class UpstreamTimeout(ServiceError):
 
     status = 504
     title = "Gateway Timeout"
+
+
+REALM = 'Bearer realm="servir"'
+
+
+class Unauthenticated(ServiceError):
+    """No usable credential: 401 with an RFC 6750 challenge.
+
+    `error` is `invalid_token` when a credential was presented but is bad, `invalid_request`
+    when the request itself is malformed (two credentials at once), and absent when none came.
+    """
+
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(self, detail: str, *, error: str | None = None) -> None:
+        challenge = REALM if error is None else f'{REALM}, error="{error}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class InvalidToken(Unauthenticated):
+    """A presented token or API key that is unknown, forged, expired or revoked."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, error="invalid_token")
+
+
+class InsufficientScope(ServiceError):
+    """The caller is known but lacks the scope the route needs."""
+
+    status = 403
+    title = "Forbidden"
+
+    def __init__(self, scope: str) -> None:
+        challenge = f'{REALM}, error="insufficient_scope", scope="{scope}"'
+        super().__init__(
+            f"This request needs the scope {scope}.", headers={"WWW-Authenticate": challenge}
+        )

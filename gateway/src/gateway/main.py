@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from gateway.config import Settings
 from gateway.routes import router
+from gateway.security import running_authenticator
 from gateway.transport import AiohttpTransport
 from gateway.upstream import Upstream
 from shared_schemas.runtime.app import build_service_app
@@ -43,7 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 client=model_client,
                 retry_after=retry_after,
             )
-            yield
+            async with running_authenticator(
+                settings, auth_upstream=app.state.auth_upstream, redis=app.state.redis
+            ) as authenticator:
+                app.state.authenticator = authenticator
+                yield
 
     app = build_service_app(
         service="gateway", title="Servir", settings=settings, internal=False, lifespan=lifespan

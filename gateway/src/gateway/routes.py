@@ -5,7 +5,15 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway.deps import AuthUpstreamDep, ModelUpstreamDep, RedisDep, SettingsDep
+from gateway.authentication import Authenticator
+from gateway.config import Settings
+from gateway.deps import (
+    AuthenticatorDep,
+    AuthUpstreamDep,
+    ModelUpstreamDep,
+    RedisDep,
+    SettingsDep,
+)
 from gateway.upstream import Upstream, forward_target, upstream_headers
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
 from shared_schemas.runtime.redis_client import redis_check
@@ -46,15 +54,23 @@ async def readyz(
     return JSONResponse(body.model_dump(exclude_none=True), 503 if status == "not_ready" else 200)
 
 
-async def _forward(request: Request, upstream: Upstream, settings: SettingsDep) -> Response:
+async def _forward(
+    request: Request, upstream: Upstream, settings: Settings, authenticator: Authenticator
+) -> Response:
     scope = request.scope
     target = forward_target(
         path=scope["path"], raw_path=scope.get("raw_path"), query=scope["query_string"]
+    )
+    # Before the body is read: a refused caller costs no upload.
+    principal = await authenticator.admit(
+        method=request.method, path=scope["path"], headers=scope["headers"]
     )
     headers = upstream_headers(
         scope["headers"],
         internal_token=settings.internal_token.get_secret_value().encode(),
         request_id=scope["state"]["request_id"],
+        principal=principal,
+        client_ip=scope["client"][0] if scope.get("client") else None,
     )
     reply = await upstream.forward(
         method=request.method, target=target, headers=headers, body=await request.body()
@@ -65,17 +81,23 @@ async def _forward(request: Request, upstream: Upstream, settings: SettingsDep) 
 
 
 async def forward_to_auth(
-    request: Request, upstream: AuthUpstreamDep, settings: SettingsDep
+    request: Request,
+    upstream: AuthUpstreamDep,
+    settings: SettingsDep,
+    authenticator: AuthenticatorDep,
 ) -> Response:
     """Forward `/auth/*` and the JWKS to the auth-service."""
-    return await _forward(request, upstream, settings)
+    return await _forward(request, upstream, settings, authenticator)
 
 
 async def forward_to_models(
-    request: Request, upstream: ModelUpstreamDep, settings: SettingsDep
+    request: Request,
+    upstream: ModelUpstreamDep,
+    settings: SettingsDep,
+    authenticator: AuthenticatorDep,
 ) -> Response:
     """Forward `/models*` and `/v2*` to the model-service."""
-    return await _forward(request, upstream, settings)
+    return await _forward(request, upstream, settings, authenticator)
 
 
 for _path in ("/auth/{rest:path}", "/.well-known/jwks.json"):

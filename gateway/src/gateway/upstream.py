@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from gateway.access import Principal
 from gateway.errors import BadPath, BadUpstreamReply, UpstreamTimeout, UpstreamUnavailable
 from shared_schemas.health import CHECK_OK
 
@@ -28,6 +29,12 @@ HOP_BY_HOP = frozenset(
 INTERNAL_PREFIX = b"x-servir-"
 REQUEST_ID = b"x-request-id"
 INTERNAL_TOKEN = b"x-servir-internal-token"
+PRINCIPAL = b"x-servir-principal"
+SCOPES = b"x-servir-scopes"
+# The client's address as the gateway saw it (the socket peer), e.g. for login throttling.
+CLIENT_IP = b"x-servir-client-ip"
+# The caller's credentials stop at the gateway: services learn who it is from X-Servir-*.
+CREDENTIALS = frozenset({b"authorization", b"x-api-key"})
 # The gateway sets its own Date and X-Request-ID; httpx has already decoded the body.
 _DROPPED_REPLY = HOP_BY_HOP | {REQUEST_ID, b"content-encoding", b"date", b"server"}
 
@@ -46,9 +53,22 @@ def _connection_tokens(headers: Headers) -> frozenset[bytes]:
     return frozenset(token.strip().lower() for value in named for token in value.split(b","))
 
 
-def upstream_headers(incoming: Headers, *, internal_token: bytes, request_id: str) -> Headers:
-    """The caller's headers minus hop-by-hop and every `X-Servir-*`, plus the internal ones."""
+def upstream_headers(
+    incoming: Headers,
+    *,
+    internal_token: bytes,
+    request_id: str,
+    principal: Principal | None = None,
+    client_ip: str | None = None,
+) -> Headers:
+    """The caller's headers minus hop-by-hop and every `X-Servir-*`, plus the internal ones.
+
+    With a `principal` (an authenticated route) its identity replaces the caller's credentials;
+    without one (a public route) the headers pass as they came.
+    """
     dropped = HOP_BY_HOP | _connection_tokens(incoming)
+    if principal is not None:
+        dropped |= CREDENTIALS
     kept = [
         (key, value)
         for key, value in incoming
@@ -56,6 +76,11 @@ def upstream_headers(incoming: Headers, *, internal_token: bytes, request_id: st
     ]
     kept.append((INTERNAL_TOKEN, internal_token))
     kept.append((REQUEST_ID, request_id.encode()))
+    if client_ip is not None:
+        kept.append((CLIENT_IP, client_ip.encode()))
+    if principal is not None:
+        kept.append((PRINCIPAL, principal.name.encode()))
+        kept.append((SCOPES, " ".join(principal.scopes).encode()))
     return kept
 
 
@@ -84,12 +109,25 @@ class Upstream:
         self.retry_after = retry_after
 
     async def forward(
-        self, *, method: str, target: str, headers: Headers, body: bytes
+        self,
+        *,
+        method: str,
+        target: str,
+        headers: Headers,
+        body: bytes,
+        wait_seconds: float | None = None,
     ) -> UpstreamReply:
-        """Send one request; map transport failures to 503/504/502."""
+        """Send one request; map transport failures to 503/504/502.
+
+        `wait_seconds` replaces the client's timeouts (the gateway's own, shorter, calls).
+        """
         try:
             request = self.client.build_request(
-                method, self.base_url + target, headers=headers, content=body
+                method,
+                self.base_url + target,
+                headers=headers,
+                content=body,
+                timeout=httpx.USE_CLIENT_DEFAULT if wait_seconds is None else wait_seconds,
             )
             response = await self.client.send(request)
         except httpx.InvalidURL:

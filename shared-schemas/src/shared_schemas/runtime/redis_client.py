@@ -1,8 +1,14 @@
-"""Redis clients that fail fast: short timeouts and no silent retries."""
+"""Redis clients that fail fast: short timeouts, and no retry but one immediate reconnect.
+
+The one reconnect is for a pooled connection that Redis closed (a restart): without it the
+first request after Redis comes back fails. Timeouts are never retried, so a hung Redis costs
+a request at most one timeout.
+"""
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 CHECK_OK = "ok"
@@ -14,7 +20,7 @@ def connect_redis(url: str, *, timeout: float) -> "Redis":
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         retry_on_timeout=False,
         health_check_interval=0,
     )

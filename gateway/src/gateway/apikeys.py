@@ -1,0 +1,123 @@
+"""API keys: introspected at the auth-service, then served from a short in-memory cache.
+
+The cache is keyed by the key's SHA-256, never the key. An entry stops counting at once when
+the revocation feed revokes its id or touches its owner; otherwise it is reused for
+`cache_seconds`, and a key seen active keeps working for `stale_seconds` while the
+auth-service cannot be asked.
+"""
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from gateway.access import Principal, known_scopes
+from gateway.errors import InvalidToken
+from gateway.revocations import RevocationMirror
+from shared_schemas.auth import Introspection
+from shared_schemas.runtime.problems import ServiceError
+
+logger = logging.getLogger("gateway.apikeys")
+
+Introspect = Callable[[str], Awaitable[Introspection]]
+MAX_KEY_LENGTH = 512
+INVALID = "The API key is invalid."
+
+
+@dataclass(frozen=True, slots=True)
+class CachedKey:
+    """What introspection said about one key, and when."""
+
+    principal: Principal | None  # None: not an active API key
+    key_id: str | None
+    expires_at: float | None  # epoch seconds
+    checked_at: float  # monotonic
+    sequence: int  # the mirror's change number when introspection was asked
+
+
+def principal_of(answer: Introspection) -> Principal | None:
+    """The principal an introspection answer describes, if it is an active API key."""
+    if not answer.active or answer.token_type != "api_key" or not answer.sub or not answer.jti:
+        return None
+    return Principal(
+        name=f"key:{answer.jti}", username=answer.sub, scopes=known_scopes(answer.scope)
+    )
+
+
+class ApiKeyVerifier:
+    """Turns an `X-API-Key` into a principal, asking the auth-service as rarely as it can."""
+
+    def __init__(
+        self,
+        *,
+        introspect: Introspect,
+        mirror: RevocationMirror,
+        cache_seconds: float,
+        stale_seconds: float,
+        max_entries: int,
+    ) -> None:
+        self._introspect = introspect
+        self._mirror = mirror
+        self._cache_seconds = cache_seconds
+        self._stale_seconds = max(stale_seconds, cache_seconds)
+        self._max_entries = max_entries
+        self._cache: dict[bytes, CachedKey] = {}
+
+    async def verify(self, key: str) -> Principal:
+        """The key's principal; 401 if it is not an active key, 503/504/502 if it cannot be
+        checked and was not seen active recently."""
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise InvalidToken(INVALID)
+        digest = hashlib.sha256(key.encode()).digest()
+        entry = self._usable(digest)
+        if entry is None or time.monotonic() - entry.checked_at >= self._cache_seconds:
+            entry = await self._refresh(key, digest, entry)
+            if self._owner_changed(entry):
+                # The feed touched the owner while we asked: the answer may predate it.
+                entry = await self._refresh(key, digest, None)
+        return self._accept(entry)
+
+    def _usable(self, digest: bytes) -> CachedKey | None:
+        entry = self._cache.get(digest)
+        if entry is None or self._valid(entry):
+            return entry
+        del self._cache[digest]
+        return None
+
+    def _valid(self, entry: CachedKey) -> bool:
+        if entry.principal is None:
+            return True
+        expired = entry.expires_at is not None and entry.expires_at <= time.time()
+        revoked = self._mirror.api_key_revoked(entry.key_id or "")
+        return not expired and not revoked and not self._owner_changed(entry)
+
+    def _owner_changed(self, entry: CachedKey) -> bool:
+        owner = entry.principal.username if entry.principal is not None else None
+        return owner is not None and self._mirror.user_changed_since(owner, entry.sequence)
+
+    async def _refresh(self, key: str, digest: bytes, entry: CachedKey | None) -> CachedKey:
+        sequence = self._mirror.sequence()  # read before asking: see RevocationMirror
+        try:
+            answer = await self._introspect(key)
+        except ServiceError as exc:
+            if entry is None or entry.principal is None:
+                raise
+            if time.monotonic() - entry.checked_at >= self._stale_seconds:
+                raise
+            logger.warning("api key served from cache", extra={"reason": exc.detail})
+            return entry
+        fresh = CachedKey(principal_of(answer), answer.jti, answer.exp, time.monotonic(), sequence)
+        self._store(digest, fresh)
+        return fresh
+
+    def _store(self, digest: bytes, entry: CachedKey) -> None:
+        self._cache.pop(digest, None)  # re-inserted last: the oldest entries go first
+        if len(self._cache) >= self._max_entries:
+            del self._cache[next(iter(self._cache))]
+        self._cache[digest] = entry
+
+    def _accept(self, entry: CachedKey) -> Principal:
+        if entry.principal is None or not self._valid(entry):
+            raise InvalidToken(INVALID)
+        return entry.principal

@@ -1,0 +1,89 @@
+"""Who is calling, and may they: credentials from the headers, then the route's rule."""
+
+import re
+from typing import Literal
+
+from gateway.access import PUBLIC, Principal, known_scopes, missing_scope, required_access
+from gateway.apikeys import ApiKeyVerifier
+from gateway.errors import InsufficientScope, InvalidToken, Unauthenticated
+from gateway.revocations import RevocationMirror
+from gateway.tokens import TokenVerifier
+
+Headers = list[tuple[bytes, bytes]]
+Credential = tuple[Literal["bearer", "api_key"], str]
+
+AUTHORIZATION = b"authorization"
+API_KEY = b"x-api-key"
+BEARER = "bearer"
+# Names travel downstream in a header: printable ASCII only, never a line break.
+SAFE_NAME = re.compile(r"^[\x21-\x7e]{1,256}$")
+
+
+class Authenticator:
+    """Admits a request to a route: a bearer token or an API key, then a scope check."""
+
+    def __init__(
+        self, *, tokens: TokenVerifier, api_keys: ApiKeyVerifier, mirror: RevocationMirror
+    ) -> None:
+        self.tokens = tokens
+        self.api_keys = api_keys
+        self.mirror = mirror
+
+    async def admit(self, *, method: str, path: str, headers: Headers) -> Principal | None:
+        """The caller's principal, or None on a public route; 401/403 when refused."""
+        requirement = required_access(method, path)
+        if requirement == PUBLIC:
+            return None
+        principal = await self.authenticate(headers)
+        scope = missing_scope(principal, requirement)
+        if scope is not None:
+            raise InsufficientScope(scope)
+        return principal
+
+    async def authenticate(self, headers: Headers) -> Principal:
+        """The principal a bearer token or an API key names."""
+        kind, secret = presented_credential(headers)
+        if kind == "bearer":
+            principal = await self._from_token(secret)
+        else:
+            principal = await self.api_keys.verify(secret)
+        if not SAFE_NAME.match(principal.name):
+            raise InvalidToken("The credential names an invalid principal.")
+        return principal
+
+    async def _from_token(self, token: str) -> Principal:
+        claims = await self.tokens.verify(token)
+        if self.mirror.token_revoked(jti=claims.jti, username=claims.sub, issued_at=claims.iat):
+            raise InvalidToken("The access token has been revoked.")
+        return Principal(name=claims.sub, username=claims.sub, scopes=known_scopes(claims.scope))
+
+
+def presented_credential(headers: Headers) -> Credential:
+    """The bearer token or the API key of a request (exactly one), else 401.
+
+    An Authorization header of another scheme (Swagger UI's Basic) is no credential here.
+    """
+    authorizations = [value for key, value in headers if key == AUTHORIZATION]
+    api_keys = [value for key, value in headers if key == API_KEY]
+    bearers = [value for value in authorizations if _scheme(value) == BEARER]
+    if len(authorizations) > 1 or len(api_keys) > 1 or (bearers and api_keys):
+        detail = "Send one credential: a bearer token or an API key."
+        raise Unauthenticated(detail, error="invalid_request")
+    if bearers:
+        return "bearer", _text(bearers[0].partition(b" ")[2].strip())
+    if api_keys:
+        return "api_key", _text(api_keys[0].strip())
+    if authorizations:
+        raise Unauthenticated("Authorization must use the Bearer scheme, or send X-API-Key.")
+    raise Unauthenticated("This request needs a bearer token or an API key.")
+
+
+def _scheme(value: bytes) -> str:
+    return value.partition(b" ")[0].decode("latin-1").lower()
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        raise InvalidToken("The credential is not ASCII.") from None

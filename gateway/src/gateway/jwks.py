@@ -1,0 +1,97 @@
+"""The auth-service's public signing keys, kept in memory by `kid`.
+
+Verifying a token never waits on the network unless its `kid` is unknown, and then at most
+one refetch per `min_refetch_seconds` is made, so forged kids cannot flood the auth-service.
+"""
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from jwt.utils import base64url_decode
+
+from shared_schemas.auth import SIGNING_ALGORITHM, Jwk, Jwks
+from shared_schemas.runtime.problems import ServiceError
+
+logger = logging.getLogger("gateway.jwks")
+
+Fetch = Callable[[], Awaitable[Jwks]]
+ED25519_KEY_BYTES = 32
+
+
+def ed25519_key(jwk: Jwk) -> Ed25519PublicKey | None:
+    """The Ed25519 public key a JWK holds, or None for any other kind of key."""
+    if jwk.kty != "OKP" or jwk.crv != "Ed25519" or jwk.alg != SIGNING_ALGORITHM or not jwk.x:
+        return None
+    try:
+        raw = base64url_decode(jwk.x)
+    except ValueError:
+        return None
+    if len(raw) != ED25519_KEY_BYTES:
+        return None
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+class SigningKeys:
+    """Public keys by kid, refreshed periodically, on demand and on a `signing_keys` event."""
+
+    def __init__(self, *, fetch: Fetch, refresh_seconds: float, min_refetch_seconds: float) -> None:
+        self._fetch = fetch
+        self._refresh_seconds = refresh_seconds
+        self._min_refetch_seconds = min_refetch_seconds
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._last_attempt = -math.inf
+        self._lock = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+        self.loaded = False  # True once a JWKS was fetched: unknown kids are then forgeries
+        self.generation = 0  # moves whenever the set of keys changes
+
+    async def key_for(self, kid: str) -> Ed25519PublicKey | None:
+        """The key with this kid; an unknown kid refetches once per minimum interval."""
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:  # concurrent unknown kids share one refetch
+            if kid not in self._keys and self._may_refetch():
+                await self._refresh()
+            return self._keys.get(kid)
+
+    def request_refresh(self) -> None:
+        """Refetch soon, whatever the interval: the auth-service says its keys changed."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Fetch now, then every refresh interval or when asked; never returns."""
+        while True:
+            self._wakeup.clear()
+            async with self._lock:
+                await self._refresh()
+            # Until a first fetch succeeds, retry at the pace an unknown kid would.
+            delay = self._refresh_seconds if self.loaded else max(self._min_refetch_seconds, 0.5)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
+
+    def _may_refetch(self) -> bool:
+        return time.monotonic() - self._last_attempt >= self._min_refetch_seconds
+
+    async def _refresh(self) -> None:
+        self._last_attempt = time.monotonic()
+        try:
+            jwks = await self._fetch()
+        except ServiceError as exc:
+            logger.warning("jwks fetch failed", extra={"reason": exc.detail})
+            return
+        keys = {jwk.kid: key for jwk in jwks.keys if (key := ed25519_key(jwk)) is not None}
+        if _raw(keys) != _raw(self._keys) or not self.loaded:
+            logger.info("jwks loaded", extra={"kids": sorted(keys)})
+            self.generation += 1
+        self._keys = keys
+        self.loaded = True
+
+
+def _raw(keys: dict[str, Ed25519PublicKey]) -> dict[str, bytes]:
+    return {kid: key.public_bytes_raw() for kid, key in keys.items()}
