@@ -12,9 +12,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from auth_service.config import DEV_ADMIN_PASSWORD
 from servir_stack import Stack
 from shared_schemas.runtime.settings import DEV_INTERNAL_TOKEN
 
@@ -72,6 +75,17 @@ def measure(scenario: str, url: str, headers: dict[str, str] | None = None) -> R
     )
 
 
+def admin_token(gateway_url: str) -> str:
+    """An access token of the bootstrap admin (development default password)."""
+    form = urllib.parse.urlencode(
+        {"grant_type": "password", "username": "admin", "password": DEV_ADMIN_PASSWORD}
+    ).encode()
+    request = urllib.request.Request(f"{gateway_url}/auth/token", data=form)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        token: str = json.load(response)["access_token"]
+        return token
+
+
 def main() -> int:
     """Start a stack, run every scenario, print JSON."""
     quiet = {f"{p}_ACCESS_LOG_SAMPLE": "0" for p in ("GATEWAY", "AUTH", "MODEL")}
@@ -92,6 +106,12 @@ def main() -> int:
                 f"{stack.model_url}/v2/health/ready",
                 internal,
             ),
+            measure(
+                "gateway -> model-service, JWT verified (GET /v2)",
+                f"{stack.gateway_url}/v2",
+                {"Authorization": f"Bearer {admin_token(stack.gateway_url)}"},
+            ),
+            measure("model-service direct, baseline (GET /v2)", f"{stack.model_url}/v2", internal),
         ]
     report = {
         "tool": "wrk -t1",
