@@ -148,6 +148,26 @@ class Stack:
         self._start_redis(timeout)
         self.processes.insert(0, self.processes.pop())  # stopped last, as before
 
+    def restart_service(
+        self, name: str, *, env: dict[str, str] | None = None, timeout: float = 60.0
+    ) -> None:
+        """Stop one service (SIGTERM) and start it again, with `env` on top of its settings."""
+        old = self.process(name)
+        old.popen.terminate()
+        old.popen.wait(timeout=15)
+        old.log_file.close()
+        index = self.processes.index(old)
+        self.processes.remove(old)
+        module = {"auth-service": "auth_service", "model-service": "model_service"}.get(name, name)
+        process = self._spawn(
+            name,
+            [sys.executable, "-m", module],
+            {**self._service_env(), **(env or {})},
+            old.ready_url,
+        )
+        self.processes.insert(index, self.processes.pop())
+        self._wait_ready(process, timeout)
+
     def _start_redis(self, timeout: float) -> None:
         command = redis_command(port=self.redis_port, data_dir=self.data_dir / "redis")
         process = self._spawn("redis", command, dict(os.environ), None)

@@ -21,6 +21,8 @@ logger = logging.getLogger("gateway.jwks")
 
 Fetch = Callable[[], Awaitable[Jwks]]
 ED25519_KEY_BYTES = 32
+RETRY_SECONDS = 0.5
+STALE_REFETCH_SECONDS = 0.1
 
 
 def ed25519_key(jwk: Jwk) -> Ed25519PublicKey | None:
@@ -45,6 +47,7 @@ class SigningKeys:
         self._min_refetch_seconds = min_refetch_seconds
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._last_attempt = -math.inf
+        self._last_fetch_ok = False
         self._lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
         self.loaded = False  # True once a JWKS was fetched: unknown kids are then forgeries
@@ -69,28 +72,35 @@ class SigningKeys:
         while True:
             self._wakeup.clear()
             async with self._lock:
-                await self._refresh()
-            # Until a first fetch succeeds, retry at the pace an unknown kid would.
-            delay = self._refresh_seconds if self.loaded else max(self._min_refetch_seconds, 0.5)
+                fetched = await self._refresh()
+            # A failed fetch is retried soon: the `signing_keys` event of a restarting
+            # auth-service arrives before it serves, and a retired key must not outlive it.
+            delay = self._refresh_seconds if fetched else RETRY_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
 
     def _may_refetch(self) -> bool:
-        return time.monotonic() - self._last_attempt >= self._min_refetch_seconds
+        # After a failed fetch the key set may be stale (a restarting auth-service): try
+        # again sooner; its unreachability makes each attempt cheap.
+        interval = self._min_refetch_seconds if self._last_fetch_ok else STALE_REFETCH_SECONDS
+        return time.monotonic() - self._last_attempt >= interval
 
-    async def _refresh(self) -> None:
+    async def _refresh(self) -> bool:
         self._last_attempt = time.monotonic()
         try:
             jwks = await self._fetch()
         except ServiceError as exc:
             logger.warning("jwks fetch failed", extra={"reason": exc.detail})
-            return
+            self._last_fetch_ok = False
+            return False
         keys = {jwk.kid: key for jwk in jwks.keys if (key := ed25519_key(jwk)) is not None}
         if _raw(keys) != _raw(self._keys) or not self.loaded:
             logger.info("jwks loaded", extra={"kids": sorted(keys)})
             self.generation += 1
         self._keys = keys
         self.loaded = True
+        self._last_fetch_ok = True
+        return True
 
 
 def _raw(keys: dict[str, Ed25519PublicKey]) -> dict[str, bytes]:
