@@ -7,6 +7,9 @@ from pydantic_settings import SettingsConfigDict
 
 from shared_schemas.runtime.settings import ServiceSettings
 
+# Types beyond skops' defaults that scikit-learn's own estimators need (trees).
+DEFAULT_ALLOWED_TYPES = ["sklearn.tree._tree.Tree"]
+
 
 class Settings(ServiceSettings):
     """Everything the model-service reads from its environment."""
@@ -16,3 +19,9 @@ class Settings(ServiceSettings):
     port: int = Field(default=8002, ge=0, le=65535)
     models_dir: Path = Path("models")
     max_rows: int = Field(default=1000, ge=1, le=1_000_000)
+    allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
+    allow_pickle: bool = False
+    max_batch_size: int = Field(default=256, ge=1, le=100_000)
+    max_wait_ms: float = Field(default=1.0, ge=0, le=1000)
+    inference_threads: int = Field(default=4, ge=1, le=64)
+    max_bundle_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)

@@ -1,17 +1,39 @@
 """The model-service's application factory."""
 
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from model_service.config import Settings
+from model_service.errors import install_model_errors
+from model_service.metrics import ModelMetrics
+from model_service.registry import Registry
 from model_service.routes import router
 from shared_schemas.runtime.app import build_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the model-service; nothing connects until the lifespan starts."""
+    """Build the model-service; bundles load when the lifespan starts."""
     settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="infer") as pool:
+            registry = Registry(settings, pool, ModelMetrics())
+            await anyio.to_thread.run_sync(registry.load_all)
+            app.state.registry = registry
+            yield
+
     app = build_service_app(
-        service="model-service", title="Servir model-service", settings=settings, internal=True
+        service="model-service",
+        title="Servir model-service",
+        settings=settings,
+        internal=True,
+        lifespan=lifespan,
     )
+    install_model_errors(app)
     app.include_router(router)
     return app

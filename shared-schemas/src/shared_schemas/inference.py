@@ -35,8 +35,17 @@ class FeatureSpec(Contract):
     categories: Annotated[list[str], Field(min_length=1, max_length=1000)] | None = None
 
 
+ModelFile = Literal["model.skops", "model.joblib", "model.pkl"]
+
+
 class Manifest(Contract):
-    """`manifest.json` of a model bundle."""
+    """`manifest.json` of a model bundle.
+
+    The estimator receives a 2-D array with one column per feature, in this order: float64, or
+    object when a feature is a category. `sha256` is that of `model_file`; `trusted_types` are
+    the types beyond skops' defaults the file may instantiate. `max_batch_size`/`max_wait_ms`
+    override the service's batching settings for this model.
+    """
 
     name: ModelName
     version: ModelVersion
@@ -45,8 +54,11 @@ class Manifest(Contract):
     features: Annotated[list[FeatureSpec], Field(min_length=1, max_length=10000)]
     classes: list[Label] | None = None
     training_stats: dict[str, FeatureStats] | None = None
+    model_file: ModelFile = "model.skops"
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     trusted_types: list[str] = Field(default_factory=list)
+    max_batch_size: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    max_wait_ms: Annotated[float, Field(ge=0, le=1000)] | None = None
 
 
 class PredictRequest(Contract):

@@ -1,9 +1,11 @@
-"""Model-service routes: health, and the Open Inference Protocol's server endpoints."""
+"""Readiness, and the Open Inference Protocol's server endpoints."""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from model_service.deps import RedisDep
+from model_service.deps import RedisDep, RegistryDep
+from model_service.registry import READY
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
 from shared_schemas.inference import V2ServerMetadata
 from shared_schemas.runtime.redis_client import redis_check
@@ -16,12 +18,21 @@ router = APIRouter()
 
 
 @router.get("/readyz", response_model=Readiness, tags=["health"])
-async def readyz(redis: RedisDep) -> JSONResponse:
-    """Ready to infer; degraded (still serving) when Redis, used only for broadcasts, is down."""
+async def readyz(redis: RedisDep, registry: RegistryDep) -> JSONResponse:
+    """Ready to infer; degraded (still serving) when Redis, used only for broadcasts, is down
+    or a model failed to load while others serve."""
     check = await redis_check(redis)
-    status: ReadinessStatus = "ready" if check == CHECK_OK else "degraded"
-    body = Readiness(status=status, checks={"redis": check}, models={})
+    models = registry.readiness()
+    healthy = check == CHECK_OK and all(state == READY for state in models.values())
+    status: ReadinessStatus = "ready" if healthy else "degraded"
+    body = Readiness(status=status, checks={"redis": check}, models=models)
     return JSONResponse(body.model_dump())
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(registry: RegistryDep) -> Response:
+    """Prometheus metrics (open like /livez: they carry no secret)."""
+    return Response(registry.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v2", tags=["v2"])

@@ -1,0 +1,112 @@
+"""Adaptive batching: concurrent requests for one model coalesce into one `predict` call.
+
+A lone request is dispatched at once (batching must not tax it). While a batch runs, newcomers
+queue; when it finishes they go together, up to `max_batch_size` rows, after waiting at most
+`max_wait_ms` from the oldest one's arrival for more company. Inference runs in a worker thread
+so the event loop keeps accepting; every caller gets exactly its own rows back, in order.
+"""
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Predict = Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]]
+
+
+@dataclass
+class _Request:
+    rows: np.ndarray
+    proba: bool
+    future: asyncio.Future[tuple[np.ndarray, np.ndarray | None]]
+    arrived: float = field(default_factory=time.monotonic)
+
+
+class BatchQueue:
+    """The batching queue of one model version."""
+
+    def __init__(
+        self, predict: Predict, *, executor: Executor, max_batch_size: int, max_wait_ms: float
+    ) -> None:
+        self.predict = predict
+        self.executor = executor
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait_ms / 1000
+        self.pending: deque[_Request] = deque()
+        self.running = False
+        self.on_batch: Callable[[int], None] | None = None  # metrics: rows per batch
+
+    async def submit(
+        self, rows: np.ndarray, *, proba: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (and probabilities when asked) for `rows`, batched with others."""
+        future: asyncio.Future[tuple[np.ndarray, np.ndarray | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self.pending.append(_Request(rows, proba, future))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            first = True
+            while self.pending:
+                if not first:
+                    await self._gather_company()
+                first = False
+                await self._run(self._take())
+        finally:
+            self.running = False
+
+    async def _gather_company(self) -> None:
+        deadline = self.pending[0].arrived + self.max_wait
+        while self._pending_rows() < self.max_batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 0.0005))
+
+    def _pending_rows(self) -> int:
+        return sum(len(request.rows) for request in self.pending)
+
+    def _take(self) -> list[_Request]:
+        batch = [self.pending.popleft()]
+        rows = len(batch[0].rows)
+        while self.pending and rows + len(self.pending[0].rows) <= self.max_batch_size:
+            request = self.pending.popleft()
+            rows += len(request.rows)
+            batch.append(request)
+        return batch
+
+    async def _run(self, batch: list[_Request]) -> None:
+        rows = (
+            np.concatenate([request.rows for request in batch]) if len(batch) > 1 else batch[0].rows
+        )
+        proba = any(request.proba for request in batch)
+        if self.on_batch is not None:
+            self.on_batch(len(rows))
+        loop = asyncio.get_running_loop()
+        try:
+            predictions, probabilities = await loop.run_in_executor(
+                self.executor, self.predict, rows, proba
+            )
+        except Exception as exc:  # the model failed: every caller of this batch learns it
+            for request in batch:
+                if not request.future.done():
+                    request.future.set_exception(exc)
+            return
+        start = 0
+        for request in batch:
+            end = start + len(request.rows)
+            wanted = (
+                probabilities[start:end] if probabilities is not None and request.proba else None
+            )
+            if not request.future.done():
+                request.future.set_result((predictions[start:end], wanted))
+            start = end

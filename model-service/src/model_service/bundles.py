@@ -1,0 +1,102 @@
+"""Loading a model bundle safely: sha256 first, then skops with only vetted types.
+
+Pickle and joblib files run arbitrary code when loaded: they are refused unless the operator
+sets MODEL_ALLOW_PICKLE, and even then only with the manifest's sha256.
+"""
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import skops.io as sio
+from pydantic import ValidationError
+
+from model_service.config import Settings
+from shared_schemas.inference import Manifest
+
+MANIFEST = "manifest.json"
+PICKLE_FILES = frozenset({"model.joblib", "model.pkl"})
+
+
+class BundleError(Exception):
+    """A bundle that must not serve; the message is the reason shown in /readyz and metadata."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified manifest and the estimator it describes."""
+
+    manifest: Manifest
+    estimator: Any
+    folder: Path
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The bundle's manifest, validated, and consistent with where it lies."""
+    try:
+        manifest = Manifest.model_validate_json((folder / MANIFEST).read_bytes())
+    except FileNotFoundError:
+        raise BundleError("manifest.json is missing") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BundleError(f"manifest.json is invalid at {where}: {first['msg']}") from None
+    if (manifest.name, manifest.version) != (folder.parent.name, folder.name):
+        found = f"{folder.parent.name}/{folder.name}"
+        raise BundleError(f"manifest says {manifest.name}/{manifest.version}, folder is {found}")
+    return manifest
+
+
+def _verified_bytes(folder: Path, manifest: Manifest, max_bytes: int) -> bytes:
+    path = folder / manifest.model_file
+    if not path.is_file():
+        raise BundleError(f"{manifest.model_file} is missing")
+    if path.stat().st_size > max_bytes:
+        raise BundleError(f"{manifest.model_file} is larger than {max_bytes} bytes")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != manifest.sha256:
+        raise BundleError(f"sha256 of {manifest.model_file} does not match the manifest")
+    return data
+
+
+def _load_skops(data: bytes, manifest: Manifest, settings: Settings) -> Any:
+    untrusted = set(sio.get_untrusted_types(data=data))
+    not_listed = untrusted - set(manifest.trusted_types)
+    if not_listed:
+        raise BundleError(
+            f"untrusted types not listed in the manifest: {', '.join(sorted(not_listed))}"
+        )
+    not_allowed = untrusted - set(settings.allowed_types)
+    if not_allowed:
+        raise BundleError(
+            f"types not allowed by MODEL_ALLOWED_TYPES: {', '.join(sorted(not_allowed))}"
+        )
+    return sio.loads(data, trusted=sorted(untrusted))
+
+
+def load_bundle(folder: Path, settings: Settings) -> Bundle:
+    """Verify and load one bundle folder (`<name>/<version>`); BundleError says why not."""
+    manifest = read_manifest(folder)
+    if manifest.model_file in PICKLE_FILES and not settings.allow_pickle:
+        raise BundleError(
+            f"{manifest.model_file} is a pickle: refused unless MODEL_ALLOW_PICKLE=true"
+        )
+    data = _verified_bytes(folder, manifest, settings.max_bundle_bytes)
+    try:
+        if manifest.model_file in PICKLE_FILES:
+            # The operator opted in and the bytes match the manifest's sha256.
+            estimator = joblib.load(io.BytesIO(data))
+        else:
+            estimator = _load_skops(data, manifest, settings)
+    except BundleError:
+        raise
+    except Exception as exc:  # a corrupt file may raise anything; the service must stay up
+        raise BundleError(
+            f"{manifest.model_file} could not be loaded: {type(exc).__name__}"
+        ) from None
+    if not hasattr(estimator, "predict"):
+        raise BundleError("the loaded object has no predict method")
+    return Bundle(manifest=manifest, estimator=estimator, folder=folder)

@@ -1,0 +1,70 @@
+"""The model-service's errors; the shared handler renders them as problem+json."""
+
+from collections.abc import Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from shared_schemas.problems import FieldError
+from shared_schemas.runtime.problems import ServiceError, problem_response
+
+
+class NotFound(ServiceError):
+    """No such model or version."""
+
+    status = 404
+    title = "Not Found"
+
+
+class Conflict(ServiceError):
+    """The model version exists already (or is in use)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class ModelUnavailable(ServiceError):
+    """The model exists but cannot serve (its bundle failed to load)."""
+
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "5"})
+
+
+class BadBundle(ServiceError):
+    """An uploaded bundle was refused (layout, manifest, checksum, types)."""
+
+    status = 422
+    title = "Unprocessable Content"
+
+
+class TooLarge(ServiceError):
+    """The upload exceeds its limit."""
+
+    status = 413
+    title = "Content Too Large"
+
+
+class InvalidInput(ServiceError):
+    """The request failed the model's own schema: 422 naming each row and field."""
+
+    status = 422
+    title = "Unprocessable Content"
+
+    def __init__(self, detail: str, *, errors: Sequence[FieldError]) -> None:
+        super().__init__(detail)
+        self.errors = list(errors)
+
+
+async def _on_invalid_input(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidInput)
+    return problem_response(
+        status=422, detail=exc.detail, instance=request.url.path, errors=exc.errors
+    )
+
+
+def install_model_errors(app: FastAPI) -> None:
+    """422 bodies that carry the per-row, per-field errors."""
+    app.add_exception_handler(InvalidInput, _on_invalid_input)

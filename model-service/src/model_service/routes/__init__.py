@@ -1,0 +1,9 @@
+"""The model-service's routes."""
+
+from fastapi import APIRouter
+
+from model_service.routes import health, models, repository, v2
+
+router = APIRouter()
+for module in (health, models, v2, repository):
+    router.include_router(module.router)

@@ -1,0 +1,86 @@
+"""Per-model typed contracts, generated from each manifest.
+
+Each model gets an instance model (a field per feature: its type, bounds, an Enum for
+categories) and a request model, both under the model's own name, so validation and OpenAPI
+are exact and an error names the row and the field.
+"""
+
+import enum
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from shared_schemas.inference import FeatureSpec, Manifest
+
+INSTANCE_CONFIG = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+def schema_name(model_name: str) -> str:
+    """`breast-cancer` -> `BreastCancer`."""
+    return "".join(part.capitalize() for part in model_name.replace("_", "-").split("-"))
+
+
+def _whole(bound: float | None) -> int | None:
+    return None if bound is None else int(bound)
+
+
+def _annotation(feature: FeatureSpec, prefix: str) -> Any:
+    about = feature.description
+    if feature.type == "category":
+        assert feature.categories is not None
+        members = {value: value for value in feature.categories}
+        return enum.Enum(f"{prefix}{schema_name(feature.name)}", members, type=str)
+    if feature.type == "bool":
+        return Annotated[bool, Field(description=about)]
+    if feature.type == "int":
+        return Annotated[
+            int, Field(ge=_whole(feature.min), le=_whole(feature.max), description=about)
+        ]
+    return Annotated[float, Field(ge=feature.min, le=feature.max, description=about)]
+
+
+@dataclass(frozen=True)
+class ModelSchemas:
+    """The generated models of one model, and how to turn validated rows into an array."""
+
+    instance: type[BaseModel]
+    request: type[BaseModel]
+    feature_names: tuple[str, ...]
+    dtype: type
+
+    def to_array(self, instances: list[BaseModel]) -> np.ndarray:
+        """A 2-D array, one column per feature in manifest order."""
+        rows = [
+            [_plain(getattr(instance, name)) for name in self.feature_names]
+            for instance in instances
+        ]
+        return np.array(rows, dtype=self.dtype)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def build_schemas(manifest: Manifest, *, max_rows: int) -> ModelSchemas:
+    """The instance and request models of `manifest`'s model."""
+    prefix = schema_name(manifest.name)
+    fields: dict[str, Any] = {f.name: (_annotation(f, prefix), ...) for f in manifest.features}
+    instance: type[BaseModel] = create_model(
+        f"{prefix}Instance", __config__=INSTANCE_CONFIG, **fields
+    )
+    rows: Any = Annotated[list[instance], Field(min_length=1, max_length=max_rows)]
+    request: type[BaseModel] = create_model(
+        f"{prefix}PredictRequest",
+        __config__=INSTANCE_CONFIG,
+        instances=(rows, ...),
+        return_probabilities=(bool, False),
+    )
+    categorical = any(f.type == "category" for f in manifest.features)
+    return ModelSchemas(
+        instance=instance,
+        request=request,
+        feature_names=tuple(f.name for f in manifest.features),
+        dtype=object if categorical else np.float64,
+    )
