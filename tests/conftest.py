@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import train_models
 from servir_stack import free_port, redis_command, redis_pong
 from shared_schemas.runtime.settings import DEV_INTERNAL_TOKEN
 
@@ -39,6 +40,16 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}/0"
     process.kill()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo bundles `make models` trains (iris, breast-cancer, churn), trained once per
+    session into a folder tests must treat as read-only (copy it to change it)."""
+    models_dir: Path = tmp_path_factory.mktemp("models")
+    for train in (train_models.iris, train_models.breast_cancer, train_models.churn):
+        train(models_dir)
+    return models_dir
 
 
 @pytest.fixture
