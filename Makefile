@@ -39,8 +39,10 @@ redis-server: ## Install Debian's redis-server when it is missing (needs root, e
 wrk: ## Install Debian's wrk (the load generator of make bench) when it is missing
 	@scripts/need-deb wrk wrk
 
-models: $(STAMP) ## Train the demo model bundles into models/ (arrives with the model issue)
-	@echo "No demo models yet: the model-service starts with an empty repository."
+models: $(STAMP) ## Train the demo bundles (iris, breast-cancer, churn) into models/ when missing
+	@if [ -f models/iris/1/manifest.json ] && [ -f models/breast-cancer/1/manifest.json ] && [ -f models/churn/1/manifest.json ]; then \
+	  echo "Demo models present in models/ (rm -r models/iris models/breast-cancer models/churn to retrain)."; \
+	else $(RUN) python scripts/train_models.py models; fi
 
 run: $(STAMP) redis-server models ## Run the whole stack locally (own Redis, three services); Ctrl-C stops it
 	@set -a; if [ -f .env ]; then . ./.env; fi; set +a; $(RUN) python scripts/run.py

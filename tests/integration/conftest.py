@@ -2,6 +2,7 @@
 or, with SERVIR_STACK_URL set, a stack that already runs (e.g. docker compose)."""
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ class RunningStack:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, demo_models: Path) -> Iterator[RunningStack]:
     """The stack under test, ready."""
     url = os.environ.get("SERVIR_STACK_URL")
     if url:
@@ -50,7 +51,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         )
         return
     key = Ed25519PrivateKey.generate()
-    with Stack(data_dir=tmp_path_factory.mktemp("stack"), env=stack_env(key)) as running:
+    env = {**stack_env(key), "MODEL_MODELS_DIR": str(copy_models(demo_models, tmp_path_factory))}
+    with Stack(data_dir=tmp_path_factory.mktemp("stack"), env=env) as running:
         yield RunningStack(
             gateway_url=running.gateway_url, log_dir=running.log_dir, signing_key=key
         )
@@ -67,6 +69,13 @@ def stack_env(key: Ed25519PrivateKey) -> dict[str, str]:
         "AUTH_SIGNING_KEY": pem,
         "AUTH_LOGIN_IP_MAX_FAILURES": "1000",
     }
+
+
+def copy_models(demo_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A writable copy of the demo bundles: the stack's own model store."""
+    store = tmp_path_factory.mktemp("store") / "models"
+    shutil.copytree(demo_models, store)
+    return store
 
 
 def _key_from_file(path: str | None) -> Ed25519PrivateKey | None:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from model_service.config import Settings
 from model_service.errors import install_model_errors
 from model_service.metrics import ModelMetrics
+from model_service.openapi import install_model_openapi
 from model_service.registry import Registry
 from model_service.routes import router
 from shared_schemas.runtime.app import build_service_app
@@ -35,5 +36,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_model_errors(app)
+    install_model_openapi(app)
     app.include_router(router)
     return app
