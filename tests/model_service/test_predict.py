@@ -1,0 +1,171 @@
+"""The friendly JSON API: each model's typed contract, errors naming row and field, limits."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from model_service.config import Settings
+from model_service.main import create_app
+from tests.conftest import INTERNAL, serve_in_process
+
+pytestmark = pytest.mark.anyio
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+VIRGINICA = {"sepal_length": 7.7, "sepal_width": 2.6, "petal_length": 6.9, "petal_width": 2.3}
+CUSTOMER = {
+    "tenure_months": 2,
+    "monthly_charges": 110.0,
+    "contract": "month-to-month",
+    "has_support": False,
+}
+
+
+async def predict(client: httpx.AsyncClient, name: str, body: Any) -> httpx.Response:
+    return await client.post(f"/models/{name}/predict", json=body, headers=INTERNAL)
+
+
+async def test_iris_answers_label_names_with_probabilities(models: httpx.AsyncClient) -> None:
+    response = await predict(
+        models, "iris", {"instances": [SETOSA, VIRGINICA], "return_probabilities": True}
+    )
+    body = response.json()
+    assert response.status_code == 200
+    assert body["predictions"] == ["setosa", "virginica"]
+    assert body["classes"] == ["setosa", "versicolor", "virginica"]
+    assert body["version"] == "1"
+    assert len(body["probabilities"]) == 2
+    assert all(abs(sum(row) - 1) < 1e-9 for row in body["probabilities"])
+
+
+async def test_categorical_model_takes_its_enum(models: httpx.AsyncClient) -> None:
+    response = await predict(models, "churn", {"instances": [CUSTOMER]})
+    assert response.status_code == 200
+    assert response.json()["predictions"] in (["leave"], ["stay"])
+    assert response.json()["probabilities"] is None
+
+
+@pytest.mark.parametrize(
+    ("instance", "field", "kind"),
+    [
+        ({**CUSTOMER, "contract": "weekly"}, "contract", "enum"),
+        ({**CUSTOMER, "tenure_months": 2.5}, "tenure_months", "int_type"),
+        ({**CUSTOMER, "monthly_charges": "cheap"}, "monthly_charges", "float_type"),
+        ({**CUSTOMER, "monthly_charges": True}, "monthly_charges", "float_type"),
+        ({**CUSTOMER, "has_support": "yes"}, "has_support", "bool_type"),
+        ({**CUSTOMER, "tenure_months": -1}, "tenure_months", "greater_than_equal"),
+        ({**CUSTOMER, "surprise": 1}, "surprise", "extra_forbidden"),
+        ({k: v for k, v in CUSTOMER.items() if k != "contract"}, "contract", "missing"),
+    ],
+)
+async def test_invalid_rows_are_422_naming_row_and_field(
+    models: httpx.AsyncClient, instance: dict[str, Any], field: str, kind: str
+) -> None:
+    response = await predict(models, "churn", {"instances": [CUSTOMER, instance]})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    errors = response.json()["errors"]
+    assert errors[0]["loc"] == ["body", "instances", 1, field]
+    assert errors[0]["type"] == kind
+    assert f"instances.1.{field}" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+async def test_non_finite_numbers_are_422(models: httpx.AsyncClient, number: bytes) -> None:
+    body = (
+        b'{"instances": [{"sepal_length": '
+        + number
+        + b', "sepal_width": 1, "petal_length": 1, "petal_width": 1}]}'
+    )
+    response = await models.post(
+        "/models/iris/predict",
+        content=body,
+        headers={**INTERNAL, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"][-1] == "sepal_length"
+
+
+async def test_rows_beyond_the_limit_are_422_naming_it(model_settings: Settings) -> None:
+    small = model_settings.model_copy(update={"max_rows": 3})
+    async with serve_in_process(create_app(small)) as client:
+        response = await predict(client, "iris", {"instances": [SETOSA] * 4})
+    assert response.status_code == 422
+    assert "at most 3" in response.json()["errors"][0]["msg"]
+
+
+async def test_unknown_model_and_version_are_404(models: httpx.AsyncClient) -> None:
+    assert (await predict(models, "nope", {"instances": [SETOSA]})).status_code == 404
+    response = await models.post(
+        "/models/iris/versions/9/predict", json={"instances": [SETOSA]}, headers=INTERNAL
+    )
+    assert response.status_code == 404
+
+
+async def test_metadata_publishes_features_classes_and_schema(models: httpx.AsyncClient) -> None:
+    body = (await models.get("/models/churn", headers=INTERNAL)).json()
+    assert body["default_version"] == "1"
+    assert [f["name"] for f in body["features"]] == [
+        "tenure_months",
+        "monthly_charges",
+        "contract",
+        "has_support",
+    ]
+    assert body["input_schema"]["$defs"]["ChurnContract"]["enum"] == [
+        "month-to-month",
+        "one-year",
+        "two-year",
+    ]
+    assert body["input_schema"]["properties"]["tenure_months"]["maximum"] == 600
+
+
+async def test_openapi_has_a_typed_path_per_model(models: httpx.AsyncClient) -> None:
+    schema = (await models.get("/openapi.json", headers=INTERNAL)).json()
+    body = schema["paths"]["/models/iris/predict"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    assert body["schema"]["$ref"] == "#/components/schemas/IrisPredictRequest"
+    instance = schema["components"]["schemas"]["IrisInstance"]
+    assert instance["properties"]["sepal_length"]["maximum"] == 100.0
+    assert "ChurnContract" in schema["components"]["schemas"]
+
+
+async def test_hundreds_of_concurrent_callers_each_get_their_own_rows(
+    models: httpx.AsyncClient,
+) -> None:
+    samples = [SETOSA, VIRGINICA]
+    bodies = [{"instances": [samples[(i + j) % 2] for j in range(1 + i % 3)]} for i in range(300)]
+    answers = await asyncio.gather(*(predict(models, "iris", body) for body in bodies))
+    for body, answer in zip(bodies, answers, strict=True):
+        expected = ["setosa" if row is SETOSA else "virginica" for row in body["instances"]]
+        assert answer.json()["predictions"] == expected
+    metrics = (await models.get("/metrics")).text
+    batches = [
+        line for line in metrics.splitlines() if line.startswith("servir_model_batch_rows_count")
+    ]
+    requests = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('servir_model_requests_total{model="iris"')
+    ]
+    assert float(requests[0].split()[-1]) == 300
+    assert float(batches[0].split()[-1]) < 300  # some requests were served together
+
+
+async def test_one_bad_request_does_not_touch_its_neighbours(models: httpx.AsyncClient) -> None:
+    good = [predict(models, "iris", {"instances": [SETOSA]}) for _ in range(20)]
+    bad = [
+        predict(models, "iris", {"instances": [{**SETOSA, "sepal_length": "x"}]}) for _ in range(5)
+    ]
+    answers = await asyncio.gather(*good, *bad)
+    assert [a.status_code for a in answers] == [200] * 20 + [422] * 5
+
+
+async def test_metrics_count_errors_and_out_of_range_inputs(models: httpx.AsyncClient) -> None:
+    await predict(models, "iris", {"instances": [{**SETOSA, "petal_length": 50.0}]})
+    await predict(models, "iris", {"instances": [{**SETOSA, "petal_length": "x"}]})
+    text = (await models.get("/metrics")).text
+    drift = 'servir_model_inputs_out_of_training_range_total{feature="petal_length",'
+    assert drift + 'model="iris",version="1"} 1.0' in text
+    assert 'servir_model_errors_total{kind="invalid_input",model="iris",version="1"} 1.0' in text
+    assert "servir_model_request_seconds_bucket" in text
