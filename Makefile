@@ -77,7 +77,7 @@ integration: $(STAMP) redis-server ## Integration tests against the real stack (
 test: lint typecheck compose-check redis-server ## Everything CI runs: lint, types, compose/Dockerfile checks, all tests
 	$(RUN) pytest $(PYTEST_FLAGS)
 
-bench: $(STAMP) redis-server wrk ## Bounded load through the gateway and straight to the model-service; prints JSON
+bench: $(STAMP) redis-server wrk models ## Bounded load through the gateway and straight to the model-service; prints JSON
 	@$(RUN) python scripts/bench.py
 
 clean: ## Remove .venv, .data and caches

@@ -47,7 +47,13 @@ def write_bundle(
     sio.dump(estimator, model_file)
     digest = hashlib.sha256(model_file.read_bytes()).hexdigest()
     untrusted = sio.get_untrusted_types(file=model_file)
-    body = {"name": name, "version": version, **manifest, "sha256": digest, "trusted_types": untrusted}
+    body = {
+        "name": name,
+        "version": version,
+        **manifest,
+        "sha256": digest,
+        "trusted_types": untrusted,
+    }
     (folder / "manifest.json").write_text(json.dumps(body, indent=2) + "\n")
     return folder
 
@@ -56,7 +62,9 @@ def iris(models_dir: Path) -> None:
     data = load_iris()
     names = [_python_name(n.removesuffix(" (cm)")) for n in data.feature_names]
     labels = np.array(data.target_names)[data.target]
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(data.data, labels)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+        data.data, labels
+    )
     features = [
         {"name": n, "type": "float", "min": 0.0, "max": 100.0, "description": f"{n} in cm"}
         for n in names
@@ -86,7 +94,7 @@ def breast_cancer(models_dir: Path) -> None:
         estimator=model,
         manifest={
             "task": "classification",
-            "description": "Breast cancer diagnosis from 30 cell measurements (RandomForest, 100 trees).",
+            "description": "Breast cancer diagnosis, 30 measurements (RandomForest, 100 trees).",
             "features": [{"name": n, "type": "float", "min": 0.0} for n in names],
             "classes": [str(c) for c in model.classes_],
             "training_stats": {n: _stats(data.data[:, i]) for i, n in enumerate(names)},
@@ -106,21 +114,21 @@ def churn(models_dir: Path) -> None:
     support = rng.integers(0, 2, rows).astype(bool)
     risk = (contract == "month-to-month") * 1.5 + charges / 60 - tenure / 30 - support * 0.8
     labels = np.where(risk + rng.normal(0, 0.5, rows) > 0.5, "leave", "stay")
-    X = np.empty((rows, 4), dtype=object)
-    X[:, 0], X[:, 1], X[:, 2], X[:, 3] = tenure, charges, contract, support
+    table = np.empty((rows, 4), dtype=object)
+    table[:, 0], table[:, 1], table[:, 2], table[:, 3] = tenure, charges, contract, support
     encode = ColumnTransformer(
         [("contract", OneHotEncoder(categories=[CONTRACTS], handle_unknown="error"), [2])],
         remainder="passthrough",
     )
     model = Pipeline([("encode", encode), ("classify", LogisticRegression(max_iter=1000))])
-    model.fit(X, labels)
+    model.fit(table, labels)
     write_bundle(
         models_dir,
         name="churn",
         estimator=model,
         manifest={
             "task": "classification",
-            "description": "Customer churn from tenure, charges, contract and support (OneHotEncoder).",
+            "description": "Customer churn: tenure, charges, contract, support (OneHotEncoder).",
             "features": [
                 {"name": "tenure_months", "type": "int", "min": 0, "max": 600},
                 {"name": "monthly_charges", "type": "float", "min": 0.0, "max": 10000.0},
