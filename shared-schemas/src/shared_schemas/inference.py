@@ -179,3 +179,35 @@ class V2InferenceResponse(Contract):
     id: str
     parameters: Parameters | None = None
     outputs: list[V2ResponseOutput]
+
+
+RepositoryAction = Literal["load", "unload", "delete"]
+IndexState = Literal["READY", "UNAVAILABLE"]
+
+
+class RepositoryEvent(Contract):
+    """A change one replica made to the shared store, published for the others.
+
+    `version` None means every version of `name`. `origin` is the publishing replica's id: a
+    replica ignores its own events (it applied the change before publishing).
+    """
+
+    action: RepositoryAction
+    name: ModelName
+    version: ModelVersion | None = None
+    origin: str
+
+
+class RepositoryIndexRequest(Contract):
+    """`POST /v2/repository/index` body (optional): `ready` lists only the ready versions."""
+
+    ready: bool = False
+
+
+class RepositoryIndexEntry(Contract):
+    """One bundle of the store in the Open Inference Protocol repository index."""
+
+    name: str
+    version: str
+    state: IndexState
+    reason: str

@@ -1,5 +1,136 @@
-"""The model repository: index, load, unload, upload, delete."""
+"""The model repository: index, load, unload, upload, delete (each reaches every replica)."""
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from model_service.audit import audit
+from model_service.deps import RegistryDep
+from model_service.registry import ModelVersion, Registry
+from model_service.repository import ModelRepository
+from model_service.uploads import FIELD
+from shared_schemas.inference import ModelMetadata, RepositoryIndexEntry, RepositoryIndexRequest
 
 router = APIRouter()
+
+UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [FIELD],
+                    "properties": {
+                        FIELD: {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A .tar.gz holding manifest.json and model.skops.",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "That name and version exist"},
+    413: {"description": "The bundle is too large"},
+    415: {"description": "Not multipart/form-data"},
+    422: {"description": "The bundle was refused (layout, manifest, checksum, types)"},
+}
+LOADED: dict[int | str, dict[str, Any]] = {200: {"description": "Done on every replica"}}
+
+
+# Both dependencies belong in deps.py (the only reader of app.state), once its owner agrees.
+async def get_repository(request: Request) -> ModelRepository:
+    """This replica's side of the shared model repository."""
+    repository: ModelRepository = request.app.state.repository
+    return repository
+
+
+async def get_actor(request: Request) -> str:
+    """Who asks, as the gateway names them (for the audit log)."""
+    return request.headers.get("x-servir-principal") or "unknown"
+
+
+RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
+ActorDep = Annotated[str, Depends(get_actor)]
+
+
+def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata:
+    manifest = loaded.manifest
+    versions = sorted(registry.models.get(manifest.name, {}), key=int)
+    return ModelMetadata(
+        name=manifest.name,
+        versions=versions,
+        default_version=versions[-1] if versions else None,
+        task=manifest.task,
+        description=manifest.description,
+        features=manifest.features,
+        classes=loaded.classes,
+        input_schema=loaded.schemas.instance.model_json_schema(),
+    )
+
+
+@router.post(
+    "/models",
+    status_code=201,
+    tags=["models"],
+    openapi_extra=UPLOAD_DOC,
+    responses=UPLOAD_ERRORS,
+)
+async def upload_model(
+    request: Request,
+    repository: RepositoryDep,
+    registry: RegistryDep,
+    actor: ActorDep,
+) -> ModelMetadata:
+    """Upload a bundle (.tar.gz, field `bundle`): a new version, served by every replica."""
+    loaded = await repository.upload(
+        chunks=request.stream(),
+        content_type=request.headers.get("content-type"),
+        content_length=request.headers.get("content-length"),
+    )
+    target = f"{loaded.manifest.name}/{loaded.manifest.version}"
+    audit(actor=actor, action="model.upload", target=target)
+    return _version_metadata(registry, loaded)
+
+
+@router.delete("/models/{name}/versions/{version}", status_code=204, tags=["models"])
+async def delete_model_version(
+    name: str, version: str, repository: RepositoryDep, actor: ActorDep
+) -> Response:
+    """Stop serving a version on every replica and delete it from the store."""
+    await repository.delete(name, version)
+    audit(actor=actor, action="model.delete", target=f"{name}/{version}")
+    return Response(status_code=204)
+
+
+@router.post("/v2/repository/index", tags=["v2"])
+async def repository_index(
+    repository: RepositoryDep, body: RepositoryIndexRequest | None = None
+) -> list[RepositoryIndexEntry]:
+    """Every bundle in the store: READY, or UNAVAILABLE with the reason."""
+    return repository.index(ready_only=body is not None and body.ready)
+
+
+@router.post(
+    "/v2/repository/models/{name}/load", tags=["v2"], response_class=Response, responses=LOADED
+)
+async def load_model(name: str, repository: RepositoryDep, actor: ActorDep) -> Response:
+    """Load (or reload) every version of the model from the store, on every replica."""
+    versions = await repository.load(name)
+    audit(actor=actor, action="model.load", target=name, versions=versions)
+    return Response(status_code=200)
+
+
+@router.post(
+    "/v2/repository/models/{name}/unload", tags=["v2"], response_class=Response, responses=LOADED
+)
+async def unload_model(name: str, repository: RepositoryDep, actor: ActorDep) -> Response:
+    """Stop serving every version of the model, on every replica."""
+    versions = await repository.unload(name)
+    audit(actor=actor, action="model.unload", target=name, versions=versions)
+    return Response(status_code=200)
