@@ -25,3 +25,4 @@ class Settings(ServiceSettings):
     max_wait_ms: float = Field(default=1.0, ge=0, le=1000)
     inference_threads: int = Field(default=4, ge=1, le=64)
     max_bundle_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

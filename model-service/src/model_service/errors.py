@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 
-from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from shared_schemas.problems import FieldError
@@ -57,14 +56,8 @@ class InvalidInput(ServiceError):
         super().__init__(detail)
         self.errors = list(errors)
 
-
-async def _on_invalid_input(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, InvalidInput)
-    return problem_response(
-        status=422, detail=exc.detail, instance=request.url.path, errors=exc.errors
-    )
-
-
-def install_model_errors(app: FastAPI) -> None:
-    """422 bodies that carry the per-row, per-field errors."""
-    app.add_exception_handler(InvalidInput, _on_invalid_input)
+    def response(self, instance: str) -> Response:
+        """422 problem+json listing every invalid row and field."""
+        return problem_response(
+            status=422, detail=self.detail, instance=instance, errors=self.errors
+        )

@@ -6,13 +6,15 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
+from model_service.broadcast import follow_repository
 from model_service.config import Settings
-from model_service.errors import install_model_errors
+from model_service.fastpath import PredictFastPath
 from model_service.metrics import ModelMetrics
 from model_service.openapi import install_model_openapi
 from model_service.registry import Registry
-from model_service.routes import router
+from model_service.routes import routers
 from shared_schemas.runtime.app import build_service_app
 
 
@@ -26,7 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             registry = Registry(settings, pool, ModelMetrics())
             await anyio.to_thread.run_sync(registry.load_all)
             app.state.registry = registry
-            yield
+            async with follow_repository(app, registry):
+                yield
 
     app = build_service_app(
         service="model-service",
@@ -35,7 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         internal=True,
         lifespan=lifespan,
     )
-    install_model_errors(app)
     install_model_openapi(app)
-    app.include_router(router)
+    for router in routers:  # flat: nested routers cost a match per level on every request
+        app.include_router(router)
+    # Innermost middleware: inside the shared one (request id, token guard, access log).
+    app.user_middleware.append(Middleware(PredictFastPath, max_body_bytes=settings.max_body_bytes))
     return app

@@ -4,6 +4,4 @@ from fastapi import APIRouter
 
 from model_service.routes import health, models, repository, v2
 
-router = APIRouter()
-for module in (health, models, v2, repository):
-    router.include_router(module.router)
+routers: list[APIRouter] = [module.router for module in (health, models, v2, repository)]

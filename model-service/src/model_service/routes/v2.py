@@ -1,5 +1,143 @@
-"""Open Inference Protocol v2 model endpoints."""
+"""Open Inference Protocol v2 model endpoints: metadata, readiness, inference.
 
-from fastapi import APIRouter
+Inference takes one input tensor `input` of shape `[rows, n_features]` in the model's feature
+order: FP64, FP32 or INT64 for numeric models, BYTES (values written as strings) for models
+with a category feature. Outputs: `predict`, and `predict_proba` when asked (classifiers).
+JSON and Triton's binary tensor data extension are both served.
+"""
 
-router = APIRouter()
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from model_service.deps import RegistryDep
+from model_service.errors import TooLarge
+from model_service.registry import Registry
+from model_service.v2codec import HEADER_LENGTH, UnsupportedEncoding
+from model_service.v2infer import InferCall, infer, model_metadata
+from shared_schemas.inference import V2InferenceRequest, V2InferenceResponse, V2ModelMetadata
+from shared_schemas.problems import PROBLEM_MEDIA_TYPE
+
+router = APIRouter(tags=["v2"])
+
+
+def _inlined(schema: Any, defs: dict[str, Any]) -> Any:
+    """`schema` with every `#/$defs/...` reference replaced by its definition (OpenAPI has no
+    `$defs` beside a request body, and these contracts are not recursive)."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inlined(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+        return {key: _inlined(value, defs) for key, value in schema.items() if key != "$defs"}
+    if isinstance(schema, list):
+        return [_inlined(item, defs) for item in schema]
+    return schema
+
+
+_REQUEST_SCHEMA = V2InferenceRequest.model_json_schema()
+INFER_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "JSON, or with `Inference-Header-Content-Length` the JSON header "
+        "followed by the binary tensor data (Triton's binary tensor data extension).",
+        "content": {
+            "application/json": {"schema": _inlined(_REQUEST_SCHEMA, _REQUEST_SCHEMA["$defs"])},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+PROBLEM = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/V2Problem"}}}
+INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": PROBLEM}
+    for status, description in [
+        (400, "The tensor does not fit the model (shape, datatype, size, values)"),
+        (404, "No such model or version"),
+        (413, "The body exceeds MODEL_MAX_BODY_BYTES"),
+        (415, "A compressed body"),
+        (422, "The body is not an inference request, or has too many rows"),
+    ]
+}
+
+
+def _versions(registry: Registry, name: str) -> list[str]:
+    return sorted(registry.models.get(name, {}), key=int)
+
+
+@router.get("/v2/models/{name}")
+async def v2_model_metadata(name: str, registry: RegistryDep) -> V2ModelMetadata:
+    """The default version's tensors (input FP64, FP32 and INT64 accepted too; BYTES for
+    category models) and every loaded version."""
+    return model_metadata(registry.get(name), _versions(registry, name))
+
+
+@router.get("/v2/models/{name}/versions/{version}")
+async def v2_model_version_metadata(
+    name: str, version: str, registry: RegistryDep
+) -> V2ModelMetadata:
+    """One version's input and output tensors."""
+    return model_metadata(registry.get(name, version), [version])
+
+
+@router.get("/v2/models/{name}/ready", status_code=200)
+async def v2_model_ready(name: str, registry: RegistryDep) -> Response:
+    """200 when the model can serve; 404 unknown, 503 failed to load."""
+    registry.get(name)
+    return Response(status_code=200)
+
+
+@router.get("/v2/models/{name}/versions/{version}/ready", status_code=200)
+async def v2_model_version_ready(name: str, version: str, registry: RegistryDep) -> Response:
+    """200 when this version can serve; 404 unknown, 503 failed to load."""
+    registry.get(name, version)
+    return Response(status_code=200)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    # Refuse while reading: an oversized upload never sits whole in memory.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"The body exceeds {limit} bytes (MODEL_MAX_BODY_BYTES).")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _infer(request: Request, registry: Registry, name: str, version: str | None) -> Response:
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in {"identity", ""}:
+        raise UnsupportedEncoding(f"Content-Encoding {encoding} is not supported; send it plain.")
+    model = registry.get(name, version)
+    call = InferCall(
+        body=await _body(request, registry.settings.max_body_bytes),
+        header_length=request.headers.get(HEADER_LENGTH),
+        request_id=request.state.request_id,
+        max_rows=registry.settings.max_rows,
+    )
+    body, headers = await infer(model, call, registry.metrics)
+    return Response(body, headers=headers)
+
+
+@router.post(
+    "/v2/models/{name}/infer",
+    response_model=V2InferenceResponse,
+    responses=INFER_RESPONSES,
+    openapi_extra=INFER_DOC,
+)
+async def v2_infer(name: str, request: Request, registry: RegistryDep) -> Response:
+    """Inference with the model's default (highest) version."""
+    return await _infer(request, registry, name, None)
+
+
+@router.post(
+    "/v2/models/{name}/versions/{version}/infer",
+    response_model=V2InferenceResponse,
+    responses=INFER_RESPONSES,
+    openapi_extra=INFER_DOC,
+)
+async def v2_infer_version(
+    name: str, version: str, request: Request, registry: RegistryDep
+) -> Response:
+    """Inference with one version of the model."""
+    return await _infer(request, registry, name, version)

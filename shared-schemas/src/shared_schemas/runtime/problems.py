@@ -30,6 +30,16 @@ class ServiceError(Exception):
         self.detail = detail
         self.headers = dict(headers or {})
 
+    def response(self, instance: str) -> Response:
+        """This error as problem+json for the request at `instance`."""
+        return problem_response(
+            status=self.status,
+            title=self.title,
+            detail=self.detail,
+            instance=instance,
+            headers=self.headers,
+        )
+
 
 def problem_response(
     *,
@@ -66,13 +76,7 @@ def _route_detail(request: Request, status: int) -> str:
 
 async def _on_service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    return problem_response(
-        status=exc.status,
-        title=exc.title,
-        detail=exc.detail,
-        instance=request.url.path,
-        headers=exc.headers,
-    )
+    return exc.response(request.url.path)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:

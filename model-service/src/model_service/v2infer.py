@@ -1,0 +1,190 @@
+"""Open Inference Protocol v2 for one model: its metadata, and inference (JSON or binary).
+
+Contract: one input named `input` of shape `[rows, n_features]` (see `tensors` for datatypes);
+outputs `predict` (always, unless `outputs` names only others) and `predict_proba` (when
+asked, classifiers only). Tensor problems are 400, body schema problems 422, more rows than
+`MODEL_MAX_ROWS` 422.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import ValidationError
+
+from model_service.errors import InvalidInput
+from model_service.metrics import ModelMetrics
+from model_service.registry import ModelVersion
+from model_service.tensors import (
+    BadTensor,
+    check_datatype,
+    rows_from_numbers,
+    rows_from_strings,
+    spec_of,
+)
+from model_service.v2codec import OutputTensor, binary_parts, render, split_body, tensor_array
+from shared_schemas.inference import (
+    Parameters,
+    V2Datatype,
+    V2InferenceRequest,
+    V2ModelMetadata,
+    V2RequestInput,
+    V2TensorMetadata,
+)
+from shared_schemas.problems import FieldError
+
+INPUT = "input"
+PREDICT = "predict"
+PROBA = "predict_proba"
+PLATFORM = "scikit-learn"
+
+
+def model_metadata(model: ModelVersion, versions: list[str]) -> V2ModelMetadata:
+    """The model's tensors as the protocol describes them."""
+    features = len(model.manifest.features)
+    outputs = [V2TensorMetadata(name=PREDICT, datatype=_label_datatype(model), shape=[-1])]
+    if model.has_proba:
+        width = len(model.classes) if model.classes is not None else -1
+        outputs.append(V2TensorMetadata(name=PROBA, datatype="FP64", shape=[-1, width]))
+    tensor = V2TensorMetadata(name=INPUT, datatype=spec_of(model).datatype, shape=[-1, features])
+    return V2ModelMetadata(
+        name=model.manifest.name,
+        versions=versions,
+        platform=PLATFORM,
+        inputs=[tensor],
+        outputs=outputs,
+    )
+
+
+def _label_datatype(model: ModelVersion) -> V2Datatype:
+    classes = model.classes
+    if classes is None:  # a regressor
+        return "FP64"
+    if all(isinstance(label, bool) for label in classes):
+        return "BOOL"
+    if all(isinstance(label, int) and not isinstance(label, bool) for label in classes):
+        return "INT64"
+    if all(isinstance(label, int | float) for label in classes):
+        return "FP64"
+    return "BYTES"
+
+
+@dataclass(frozen=True)
+class InferCall:
+    """One inference request as the route received it."""
+
+    body: bytes
+    header_length: str | None
+    request_id: str
+    max_rows: int
+
+
+async def infer(
+    model: ModelVersion, call: InferCall, metrics: ModelMetrics
+) -> tuple[bytes, dict[str, str]]:
+    """Validate, predict (batched) and render, counting the request in the model's metrics."""
+    labels = _labels(model)
+    metrics.requests.labels(*labels).inc()
+    started = time.perf_counter()
+    try:
+        answer = await _infer(model, call, metrics)
+    except (BadTensor, InvalidInput):
+        metrics.errors.labels(*labels, "invalid_input").inc()
+        raise
+    except Exception:
+        metrics.errors.labels(*labels, "model_failed").inc()
+        raise
+    metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+    return answer
+
+
+async def _infer(
+    model: ModelVersion, call: InferCall, metrics: ModelMetrics
+) -> tuple[bytes, dict[str, str]]:
+    header, binary = split_body(call.body, call.header_length)
+    request = _parse(header)
+    if len(request.inputs) != 1 or request.inputs[0].name != INPUT:
+        names = [tensor.name for tensor in request.inputs]
+        raise BadTensor(f"Send exactly one input named {INPUT!r}; got {names}.")
+    wanted = _wanted_outputs(request, model)
+    rows = _rows(model, request.inputs[0], binary_parts(request.inputs, binary)[0], call.max_rows)
+    if model.drift_columns:
+        metrics.count_out_of_range(*_labels(model), rows, model.drift_columns)
+    predictions, probabilities = await model.queue.submit(rows, proba=PROBA in wanted)
+    values = {PREDICT: predictions, PROBA: probabilities}
+    head = {
+        "model_name": model.manifest.name,
+        "model_version": model.manifest.version,
+        "id": request.id if request.id is not None else call.request_id,
+    }
+    outputs = [
+        OutputTensor(name, np.asarray(values[name]), binary) for name, binary in wanted.items()
+    ]
+    return render(head, outputs)
+
+
+def _labels(model: ModelVersion) -> tuple[str, str]:
+    return model.manifest.name, model.manifest.version
+
+
+def _parse(header: bytes) -> V2InferenceRequest:
+    try:
+        return V2InferenceRequest.model_validate_json(header)
+    except ValidationError as exc:
+        errors = [
+            FieldError(
+                loc=["body", *(p if isinstance(p, int) else str(p) for p in error["loc"])],
+                msg=error["msg"],
+                type=error["type"],
+            )
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        where = ", ".join(".".join(str(p) for p in e.loc[1:]) for e in errors[:5])
+        raise InvalidInput(f"The inference request is invalid: {where}.", errors=errors) from None
+
+
+def _flag(parameters: Parameters | None, key: str, default: bool) -> bool:
+    value = (parameters or {}).get(key, default)
+    if not isinstance(value, bool):
+        raise BadTensor(f"Parameter {key} must be true or false.")
+    return value
+
+
+def _wanted_outputs(request: V2InferenceRequest, model: ModelVersion) -> dict[str, bool]:
+    """Output name -> binary, in the order asked; `predict` alone when none are named."""
+    default = _flag(request.parameters, "binary_data_output", False)
+    if not request.outputs:
+        return {PREDICT: default}
+    known = [PREDICT, PROBA] if model.has_proba else [PREDICT]
+    wanted: dict[str, bool] = {}
+    for output in request.outputs:
+        if output.name not in known or output.name in wanted:
+            raise BadTensor(f"Unknown or repeated output {output.name!r}; this model has {known}.")
+        if "classification" in (output.parameters or {}):
+            raise BadTensor("The classification extension is not supported.")
+        wanted[output.name] = _flag(output.parameters, "binary_data", default)
+    return wanted
+
+
+def _rows(
+    model: ModelVersion, tensor: V2RequestInput, part: memoryview | None, max_rows: int
+) -> np.ndarray:
+    spec = spec_of(model)
+    width = len(spec.names)
+    if len(tensor.shape) != 2 or tensor.shape[1] != width or tensor.shape[0] < 1:
+        raise BadTensor(
+            f"Input {INPUT} must have shape [rows, {width}] (rows >= 1, one column per "
+            f"feature in the model's order); got {tensor.shape}."
+        )
+    if tensor.shape[0] > max_rows:
+        error = FieldError(
+            loc=["body", "inputs", 0, "shape", 0],
+            msg=f"at most {max_rows} rows (MODEL_MAX_ROWS)",
+            type="too_long",
+        )
+        raise InvalidInput(f"At most {max_rows} rows per request (MODEL_MAX_ROWS).", errors=[error])
+    check_datatype(tensor.datatype, spec)
+    values = tensor_array(tensor, part)
+    if tensor.datatype == "BYTES":
+        return rows_from_strings(values, spec)
+    return rows_from_numbers(values, spec)
