@@ -5,31 +5,16 @@ from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
 from shared_schemas.problems import FieldError, OAuthErrorCode
-from shared_schemas.runtime.problems import ServiceError, problem_response
+from shared_schemas.runtime.problems import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    problem_response,
+)
 
 TOKEN_PATH = "/auth/token"
 RETRY_AFTER = "1"
-
-
-class NotFound(ServiceError):
-    """No such resource (or not the caller's: the same answer)."""
-
-    status = 404
-    title = "Not Found"
-
-
-class Conflict(ServiceError):
-    """The request conflicts with the current state."""
-
-    status = 409
-    title = "Conflict"
-
-
-class Forbidden(ServiceError):
-    """The principal may not do this."""
-
-    status = 403
-    title = "Forbidden"
 
 
 class Unauthorized(ServiceError):
@@ -117,3 +102,18 @@ def install_auth_errors(app: FastAPI) -> None:
     app.add_exception_handler(OAuthFailure, _on_oauth_failure)
     app.add_exception_handler(InvalidField, _on_invalid_field)
     app.add_exception_handler(RedisError, _on_redis_error)
+
+
+# The shared classes are part of this service's error family too.
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "InvalidField",
+    "NotFound",
+    "OAuthFailure",
+    "ServiceError",
+    "Unauthorized",
+    "install_auth_errors",
+    "oauth_response",
+]

@@ -5,21 +5,7 @@ from collections.abc import Sequence
 from fastapi.responses import Response
 
 from shared_schemas.problems import FieldError
-from shared_schemas.runtime.problems import ServiceError, problem_response
-
-
-class NotFound(ServiceError):
-    """No such model or version."""
-
-    status = 404
-    title = "Not Found"
-
-
-class Conflict(ServiceError):
-    """The model version exists already (or is in use)."""
-
-    status = 409
-    title = "Conflict"
+from shared_schemas.runtime.problems import Conflict, NotFound, ServiceError, problem_response
 
 
 class ModelUnavailable(ServiceError):
@@ -61,3 +47,15 @@ class InvalidInput(ServiceError):
         return problem_response(
             status=422, detail=self.detail, instance=instance, errors=self.errors
         )
+
+
+# The shared classes are part of this service's error family too.
+__all__ = [
+    "BadBundle",
+    "Conflict",
+    "InvalidInput",
+    "ModelUnavailable",
+    "NotFound",
+    "ServiceError",
+    "TooLarge",
+]

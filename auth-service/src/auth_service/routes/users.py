@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from auth_service import api_keys, revocations
-from auth_service.audit import audit
 from auth_service.deps import AdminDep, PasswordsDep, PrincipalDep, RedisDep, SettingsDep
 from auth_service.errors import BadRequest, Forbidden, NotFound
 from auth_service.users import (
@@ -28,6 +27,7 @@ from shared_schemas.auth import (
     UserPatch,
     UserRecord,
 )
+from shared_schemas.runtime.audit import audit
 
 router = APIRouter(tags=["users"])
 

@@ -5,12 +5,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from model_service.audit import audit
 from model_service.deps import RegistryDep
 from model_service.registry import ModelVersion, Registry
 from model_service.repository import ModelRepository
 from model_service.uploads import FIELD
 from shared_schemas.inference import ModelMetadata, RepositoryIndexEntry, RepositoryIndexRequest
+from shared_schemas.runtime.audit import audit
 
 router = APIRouter()
 

@@ -41,6 +41,27 @@ class ServiceError(Exception):
         )
 
 
+class NotFound(ServiceError):
+    """No such resource (or not the caller's: the same answer)."""
+
+    status = 404
+    title = "Not Found"
+
+
+class Conflict(ServiceError):
+    """The request conflicts with the current state."""
+
+    status = 409
+    title = "Conflict"
+
+
+class Forbidden(ServiceError):
+    """The caller may not do this."""
+
+    status = 403
+    title = "Forbidden"
+
+
 def problem_response(
     *,
     status: int,
