@@ -55,7 +55,7 @@ def test_config_check_fails_on_unknown_dependency(tmp_path: Path) -> None:
     [
         ("    internal: true\n", "    internal: false\n", "network backend is not internal"),
         (
-            '    volumes: ["model-store:/app/models"]\n',
+            '    volumes: ["model-store:/app/models", "./models:/app/import:ro"]\n',
             '    volumes: ["model-store:/app/models"]\n    ports: ["8002:8002"]\n',
             "model-service publishes ports",
         ),

@@ -18,6 +18,9 @@ class Settings(ServiceSettings):
 
     port: int = Field(default=8002, ge=0, le=65535)
     models_dir: Path = Path("models")
+    # Bundles found here at start are copied into models_dir when it lacks them (compose mounts
+    # the host's models/ here, read-only, while models_dir is the replicas' shared volume).
+    import_dir: Path | None = None
     max_rows: int = Field(default=1000, ge=1, le=1_000_000)
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
     allow_pickle: bool = False

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -11,10 +12,12 @@ from starlette.middleware import Middleware
 from model_service.broadcast import follow_repository
 from model_service.config import Settings
 from model_service.fastpath import PredictFastPath
+from model_service.imports import import_bundles
 from model_service.metrics import ModelMetrics
 from model_service.openapi import install_model_openapi
 from model_service.registry import Registry
 from model_service.routes import routers
+from model_service.store import ModelStore
 from shared_schemas.runtime.app import build_service_app
 
 
@@ -26,6 +29,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="infer") as pool:
             registry = Registry(settings, pool, ModelMetrics())
+            if settings.import_dir is not None:
+                store = ModelStore(settings)
+                importing = partial(import_bundles, source=settings.import_dir, store=store)
+                await anyio.to_thread.run_sync(importing)
             await anyio.to_thread.run_sync(registry.load_all)
             app.state.registry = registry
             async with follow_repository(app, registry):
