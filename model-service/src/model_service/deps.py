@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from model_service.config import Settings
 from model_service.registry import Registry
+from model_service.repository import ModelRepository
 from shared_schemas.runtime.deps import RedisDep
 
 
@@ -21,7 +22,20 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_repository(request: Request) -> ModelRepository:
+    """This replica's side of the shared model repository."""
+    repository: ModelRepository = request.app.state.repository
+    return repository
+
+
+async def get_actor(request: Request) -> str:
+    """Who asks, as the gateway names them (for the audit log)."""
+    return request.headers.get("x-servir-principal") or "unknown"
+
+
 RegistryDep = Annotated[Registry, Depends(get_registry)]
+RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
+ActorDep = Annotated[str, Depends(get_actor)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
-__all__ = ["RedisDep", "RegistryDep", "SettingsDep"]
+__all__ = ["ActorDep", "RedisDep", "RegistryDep", "RepositoryDep", "SettingsDep"]

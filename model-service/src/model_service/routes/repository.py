@@ -1,13 +1,12 @@
 """The model repository: index, load, unload, upload, delete (each reaches every replica)."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from model_service.deps import RegistryDep
+from model_service.deps import ActorDep, RegistryDep, RepositoryDep
 from model_service.registry import ModelVersion, Registry
-from model_service.repository import ModelRepository
 from model_service.uploads import FIELD
 from shared_schemas.inference import ModelMetadata, RepositoryIndexEntry, RepositoryIndexRequest
 from shared_schemas.runtime.audit import audit
@@ -41,22 +40,6 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "The bundle was refused (layout, manifest, checksum, types)"},
 }
 LOADED: dict[int | str, dict[str, Any]] = {200: {"description": "Done on every replica"}}
-
-
-# Both dependencies belong in deps.py (the only reader of app.state), once its owner agrees.
-async def get_repository(request: Request) -> ModelRepository:
-    """This replica's side of the shared model repository."""
-    repository: ModelRepository = request.app.state.repository
-    return repository
-
-
-async def get_actor(request: Request) -> str:
-    """Who asks, as the gateway names them (for the audit log)."""
-    return request.headers.get("x-servir-principal") or "unknown"
-
-
-RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
-ActorDep = Annotated[str, Depends(get_actor)]
 
 
 def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata:
