@@ -134,3 +134,13 @@ async def test_gateway_serves_its_own_unknown_paths_as_404_problem() -> None:
         response = await client.get("/modelsx")
     assert response.status_code == 404
     assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+async def test_methods_the_gateway_does_not_forward_are_405_with_allow() -> None:
+    app = create_app(gateway_settings(auth=closed_url(), model=closed_url()))
+    async with serve_in_process(app) as client:
+        response = await client.request("TRACE", "/v2/models/iris")
+    assert response.status_code == 405
+    assert "GET" in response.headers["allow"]
+    assert "TRACE" not in response.headers["allow"]
+    assert response.headers["content-type"] == "application/problem+json"

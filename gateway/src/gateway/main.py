@@ -5,8 +5,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from gateway.config import Settings
+from gateway.fastpath import ForwardFastPath
 from gateway.routes import router
 from gateway.security import running_authenticator
 from gateway.transport import AiohttpTransport
@@ -54,4 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service="gateway", title="Servir", settings=settings, internal=False, lifespan=lifespan
     )
     app.include_router(router)
+    # Innermost middleware: inside the shared one (request id, access log).
+    app.user_middleware.append(Middleware(ForwardFastPath))
     return app

@@ -1,9 +1,11 @@
 """Gateway routes: its own health, and the forwarding of public paths to the services."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from gateway.authentication import Authenticator
 from gateway.config import Settings
@@ -54,16 +56,24 @@ async def readyz(
     return JSONResponse(body.model_dump(exclude_none=True), 503 if status == "not_ready" else 200)
 
 
-async def _forward(
-    request: Request, upstream: Upstream, settings: Settings, authenticator: Authenticator
+BodyReader = Callable[[], Awaitable[bytes]]
+
+
+async def forward(
+    scope: Scope,
+    read_body: BodyReader,
+    *,
+    upstream: Upstream,
+    settings: Settings,
+    authenticator: Authenticator,
 ) -> Response:
-    scope = request.scope
+    """Authenticate, then send the request to `upstream` and relay its answer."""
     target = forward_target(
         path=scope["path"], raw_path=scope.get("raw_path"), query=scope["query_string"]
     )
     # Before the body is read: a refused caller costs no upload.
     principal = await authenticator.admit(
-        method=request.method, path=scope["path"], headers=scope["headers"]
+        method=scope["method"], path=scope["path"], headers=scope["headers"]
     )
     headers = upstream_headers(
         scope["headers"],
@@ -73,11 +83,23 @@ async def _forward(
         client_ip=scope["client"][0] if scope.get("client") else None,
     )
     reply = await upstream.forward(
-        method=request.method, target=target, headers=headers, body=await request.body()
+        method=scope["method"], target=target, headers=headers, body=await read_body()
     )
     response = Response(reply.body, status_code=reply.status)
     response.raw_headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
     return response
+
+
+async def _forward(
+    request: Request, upstream: Upstream, settings: Settings, authenticator: Authenticator
+) -> Response:
+    return await forward(
+        request.scope,
+        request.body,
+        upstream=upstream,
+        settings=settings,
+        authenticator=authenticator,
+    )
 
 
 async def forward_to_auth(
