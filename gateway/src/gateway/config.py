@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     upstream_max_connections: int = Field(default=200, ge=1, le=10_000)
     readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     retry_after_seconds: int = Field(default=1, ge=1, le=3600)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    max_in_flight: int = Field(default=1024, ge=1, le=1_000_000)
 
     # Access tokens are verified here, against the auth-service's published keys.
     jwt_issuer: str = "servir-auth"

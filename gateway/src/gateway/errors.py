@@ -70,3 +70,20 @@ class InsufficientScope(ServiceError):
         super().__init__(
             f"This request needs the scope {scope}.", headers={"WWW-Authenticate": challenge}
         )
+
+
+class BodyTooLarge(ServiceError):
+    """The request body exceeds its limit; refused without reading past it."""
+
+    status = 413
+    title = "Content Too Large"
+
+
+class Overloaded(ServiceError):
+    """More requests in flight than the gateway takes: refused at once, not queued."""
+
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})

@@ -7,9 +7,13 @@ routes use; methods the gateway does not forward fall through to the router (405
 """
 
 from starlette.datastructures import State
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.routes import FORWARDED_METHODS, forward
+from gateway.authentication import Authenticator
+from gateway.config import Settings
+from gateway.errors import BodyTooLarge, Overloaded
+from gateway.routes import FORWARDED_METHODS, BodyReader, forward
 from gateway.upstream import Upstream
 from shared_schemas.runtime.problems import ServiceError
 
@@ -28,11 +32,48 @@ def upstream_for(path: str, state: State) -> Upstream | None:
     return None
 
 
+def body_limit(scope: Scope, settings: Settings) -> int:
+    """Uploads of bundles (`POST /models`) have their own, larger limit."""
+    upload = scope["method"] == "POST" and scope["path"] == "/models"
+    return settings.max_upload_bytes if upload else settings.max_body_bytes
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The Content-Length the client declared, if a valid one."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def body_reader(scope: Scope, receive: Receive, limit: int) -> BodyReader:
+    """Reads the body as it streams in, refusing it (413) before reading past `limit`."""
+
+    async def read_body() -> bytes:
+        declared = declared_length(scope)
+        if declared is not None and declared > limit:
+            raise BodyTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"The body exceeds the limit of {limit} bytes.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    return read_body
+
+
 class ForwardFastPath:
     """Serves forwarded paths without FastAPI's router; everything else passes through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Forward a public path, or hand the request on."""
@@ -44,23 +85,31 @@ class ForwardFastPath:
         if upstream is None:
             await self.app(scope, receive, send)
             return
-
-        async def read_body() -> bytes:
-            chunks: list[bytes] = []
-            while True:
-                message = await receive()
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    return b"".join(chunks)
-
+        settings: Settings = state.settings
+        self.in_flight += 1
         try:
-            response = await forward(
-                scope,
-                read_body,
-                upstream=upstream,
-                settings=state.settings,
-                authenticator=state.authenticator,
-            )
+            response = await self._forward(scope, receive, upstream, settings, state.authenticator)
         except ServiceError as exc:
             response = exc.response(scope["path"])
+        finally:
+            self.in_flight -= 1
         await response(scope, receive, send)
+
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        upstream: Upstream,
+        settings: Settings,
+        authenticator: Authenticator,
+    ) -> Response:
+        if self.in_flight > settings.max_in_flight:
+            detail = "The gateway is at capacity; retry shortly."
+            raise Overloaded(detail, retry_after=settings.retry_after_seconds)
+        return await forward(
+            scope,
+            body_reader(scope, receive, body_limit(scope, settings)),
+            upstream=upstream,
+            settings=settings,
+            authenticator=authenticator,
+        )
