@@ -1,6 +1,9 @@
-"""Restarts on a stack of this module's own, whose processes the tests own: identity data
-survives `kill -9` of Redis; signing keys rotate and retire across auth-service restarts."""
+"""A stack of this module's own, whose processes and logs the tests own: identity data
+survives `kill -9` of Redis; signing keys rotate and retire across auth-service restarts;
+admin actions leave audit lines in the auth-service's log."""
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +86,26 @@ def test_users_and_keys_survive_redis_kill_9(own_stack: Stack) -> None:
         ).json()
         assert [item["id"] for item in listed] == [key["id"]]
         assert gateway.get("/v2", headers={"X-API-Key": key["key"]}).status_code == 200
+
+
+def test_admin_actions_are_audited_with_the_request_id(own_stack: Stack) -> None:
+    username = unique("audited")
+    with httpx.Client(base_url=own_stack.gateway_url, timeout=10, trust_env=False) as gateway:
+        admin = bearer(login(gateway, "admin", DEV_ADMIN_PASSWORD).json()["access_token"])
+        body = {"username": username, "password": USER_PASSWORD}
+        gateway.post(
+            "/auth/users", json=body, headers={**admin, "X-Request-ID": f"audit-{username}"}
+        )
+    log_path = own_stack.log_dir / "auth-service.log"
+    deadline = time.monotonic() + 5
+    while f"audit-{username}" not in (log := log_path.read_text()):
+        assert time.monotonic() < deadline, "no audit line within 5 s"
+        time.sleep(0.05)
+    line = next(
+        json.loads(entry)
+        for entry in log.splitlines()
+        if '"msg":"audit"' in entry and username in entry
+    )
+    assert (line["actor"], line["action"], line["target"]) == ("admin", "user.create", username)
+    assert line["request_id"] == f"audit-{username}"
+    assert isinstance(line["at"], float)

@@ -72,13 +72,6 @@ class InsufficientScope(ServiceError):
         )
 
 
-class BodyTooLarge(ServiceError):
-    """The request body exceeds its limit; refused without reading past it."""
-
-    status = 413
-    title = "Content Too Large"
-
-
 class Overloaded(ServiceError):
     """More requests in flight than the gateway takes: refused at once, not queued."""
 

@@ -6,15 +6,18 @@ inside the shared ServiceMiddleware (request id, access log), with the same `for
 routes use; methods the gateway does not forward fall through to the router (405 + Allow).
 """
 
+from functools import partial
+
 from starlette.datastructures import State
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.authentication import Authenticator
 from gateway.config import Settings
-from gateway.errors import BodyTooLarge, Overloaded
+from gateway.errors import Overloaded
 from gateway.routes import FORWARDED_METHODS, BodyReader, forward
 from gateway.upstream import Upstream
+from shared_schemas.runtime.bodies import read_body
 from shared_schemas.runtime.problems import ServiceError
 
 METHODS = frozenset(FORWARDED_METHODS)
@@ -32,40 +35,15 @@ def upstream_for(path: str, state: State) -> Upstream | None:
     return None
 
 
-def body_limit(scope: Scope, settings: Settings) -> int:
-    """Uploads of bundles (`POST /models`) have their own, larger limit."""
+def body_reader(scope: Scope, receive: Receive, settings: Settings) -> BodyReader:
+    """Reads the body as it streams in, refusing it (413) before reading past its limit.
+
+    Uploads of bundles (`POST /models`) have their own, larger limit.
+    """
     upload = scope["method"] == "POST" and scope["path"] == "/models"
-    return settings.max_upload_bytes if upload else settings.max_body_bytes
-
-
-def declared_length(scope: Scope) -> int | None:
-    """The Content-Length the client declared, if a valid one."""
-    for key, value in scope["headers"]:
-        if key == b"content-length":
-            return int(value) if value.isdigit() else None
-    return None
-
-
-def body_reader(scope: Scope, receive: Receive, limit: int) -> BodyReader:
-    """Reads the body as it streams in, refusing it (413) before reading past `limit`."""
-
-    async def read_body() -> bytes:
-        declared = declared_length(scope)
-        if declared is not None and declared > limit:
-            raise BodyTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(f"The body exceeds the limit of {limit} bytes.")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-    return read_body
+    limit = settings.max_upload_bytes if upload else settings.max_body_bytes
+    setting = "GATEWAY_MAX_UPLOAD_BYTES" if upload else "GATEWAY_MAX_BODY_BYTES"
+    return partial(read_body, scope, receive, limit=limit, setting=setting)
 
 
 class ForwardFastPath:
@@ -108,7 +86,7 @@ class ForwardFastPath:
             raise Overloaded(detail, retry_after=settings.retry_after_seconds)
         return await forward(
             scope,
-            body_reader(scope, receive, body_limit(scope, settings)),
+            body_reader(scope, receive, settings),
             upstream=upstream,
             settings=settings,
             authenticator=authenticator,

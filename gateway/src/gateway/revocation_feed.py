@@ -14,8 +14,6 @@ from typing import cast
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from gateway.revocations import RevocationMirror
@@ -26,6 +24,7 @@ from shared_schemas.revocation import (
     USER_CUTOFFS_KEY,
     RevocationEvent,
 )
+from shared_schemas.runtime.redis_client import connect_subscriber
 
 logger = logging.getLogger("gateway.revocations")
 
@@ -75,13 +74,7 @@ class RevocationFeed:
             await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)])
 
     async def _session(self) -> None:
-        # A dedicated connection with no read timeout: a subscription is silent for long.
-        client = Redis.from_url(
-            self.redis_url,
-            socket_connect_timeout=self.connect_timeout,
-            retry=Retry(NoBackoff(), 0),  # a silent resubscribe would skip the reload
-            health_check_interval=0,
-        )
+        client = connect_subscriber(self.redis_url, connect_timeout=self.connect_timeout)
         try:
             async with client.pubsub() as pubsub:
                 # The connection has no read timeout: a Redis that accepts and then hangs

@@ -14,16 +14,14 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from pydantic import ValidationError
-from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from model_service import redis_keys
 from model_service.registry import Registry
 from model_service.repository import REDIS_FAILURES, ModelRepository
 from model_service.store import ModelStore
 from shared_schemas.inference import RepositoryEvent
+from shared_schemas.runtime.redis_client import connect_subscriber
 
 logger = logging.getLogger("servir.repository")
 
@@ -60,13 +58,7 @@ class RepositoryFeed:
             await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)])
 
     async def _session(self) -> None:
-        # A dedicated connection without a read timeout: a subscription is silent for long.
-        client = Redis.from_url(
-            self.redis_url,
-            socket_connect_timeout=self.timeout,
-            retry=Retry(NoBackoff(), 0),  # a silent resubscribe would skip the catch-up
-            health_check_interval=0,
-        )
+        client = connect_subscriber(self.redis_url, connect_timeout=self.timeout)
         try:
             async with client.pubsub() as pubsub:
                 async with asyncio.timeout(JOIN_TIMEOUTS * self.timeout):

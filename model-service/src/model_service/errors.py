@@ -5,7 +5,13 @@ from collections.abc import Sequence
 from fastapi.responses import Response
 
 from shared_schemas.problems import FieldError
-from shared_schemas.runtime.problems import Conflict, NotFound, ServiceError, problem_response
+from shared_schemas.runtime.problems import (
+    Conflict,
+    ContentTooLarge,
+    NotFound,
+    ServiceError,
+    problem_response,
+)
 
 
 class ModelUnavailable(ServiceError):
@@ -23,13 +29,6 @@ class BadBundle(ServiceError):
 
     status = 422
     title = "Unprocessable Content"
-
-
-class TooLarge(ServiceError):
-    """The upload exceeds its limit."""
-
-    status = 413
-    title = "Content Too Large"
 
 
 class InvalidInput(ServiceError):
@@ -53,9 +52,9 @@ class InvalidInput(ServiceError):
 __all__ = [
     "BadBundle",
     "Conflict",
+    "ContentTooLarge",
     "InvalidInput",
     "ModelUnavailable",
     "NotFound",
     "ServiceError",
-    "TooLarge",
 ]

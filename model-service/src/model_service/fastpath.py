@@ -12,28 +12,13 @@ import re
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from model_service.errors import TooLarge
 from model_service.registry import Registry
 from model_service.routes.models import predict_with
+from shared_schemas.runtime.bodies import read_body
 from shared_schemas.runtime.problems import ServiceError
 
 PREDICT = re.compile(r"^/models/([^/]+)(?:/versions/([^/]+))?/predict$")
 JSON = "application/json"
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing more than `limit` bytes (413)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"The body exceeds {limit} bytes (MODEL_MAX_BODY_BYTES).")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 class PredictFastPath:
@@ -52,7 +37,9 @@ class PredictFastPath:
         registry: Registry = scope["app"].state.registry
         try:
             model = registry.get(match.group(1), match.group(2))
-            body = await read_body(receive, self.max_body_bytes)
+            body = await read_body(
+                scope, receive, limit=self.max_body_bytes, setting="MODEL_MAX_BODY_BYTES"
+            )
             response = Response(await predict_with(model, body, registry.metrics), media_type=JSON)
         except ServiceError as exc:
             response = exc.response(scope["path"])

@@ -4,11 +4,46 @@ A registry per app (not the process-global one), so several apps in one test pro
 collide.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from shared_schemas.inference import Manifest
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+
+
+@dataclass(frozen=True)
+class TrainingRange:
+    """The numeric features with a training min..max, as arrays built once per model."""
+
+    columns: list[int]
+    features: list[str]
+    low: np.ndarray
+    high: np.ndarray
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> "TrainingRange | None":
+        """The manifest's training ranges, or None when it records none."""
+        stats = manifest.training_stats or {}
+        found = [
+            (index, feature.name, known.min, known.max)
+            for index, feature in enumerate(manifest.features)
+            if feature.type in {"float", "int"}
+            and (known := stats.get(feature.name)) is not None
+            and known.min is not None
+            and known.max is not None
+        ]
+        if not found:
+            return None
+        return cls(
+            columns=[index for index, _, _, _ in found],
+            features=[name for _, name, _, _ in found],
+            low=np.array([low for _, _, low, _ in found]),
+            high=np.array([high for _, _, _, high in found]),
+        )
 
 
 class ModelMetrics:
@@ -48,19 +83,12 @@ class ModelMetrics:
         )
 
     def count_out_of_range(
-        self,
-        name: str,
-        version: str,
-        rows: np.ndarray,
-        columns: list[tuple[int, str, float, float]],
+        self, name: str, version: str, rows: np.ndarray, training: "TrainingRange"
     ) -> None:
         """Count values outside each numeric feature's training range (one vectorised pass)."""
-        indexes = [index for index, _, _, _ in columns]
-        values = rows[:, indexes].astype(np.float64, copy=False)
-        low = np.array([low for _, _, low, _ in columns])
-        high = np.array([high for _, _, _, high in columns])
-        outside = ((values < low) | (values > high)).sum(axis=0)
-        for (_, feature, _, _), count in zip(columns, outside.tolist(), strict=True):
+        values = rows[:, training.columns].astype(np.float64, copy=False)
+        outside = ((values < training.low) | (values > training.high)).sum(axis=0)
+        for feature, count in zip(training.features, outside.tolist(), strict=True):
             if count:
                 self.out_of_range.labels(name, version, feature).inc(count)
 

@@ -12,7 +12,7 @@ from model_service.batching import BatchQueue
 from model_service.bundles import Bundle, BundleError, load_bundle
 from model_service.config import Settings
 from model_service.errors import ModelUnavailable, NotFound
-from model_service.metrics import ModelMetrics
+from model_service.metrics import ModelMetrics, TrainingRange
 from model_service.schemas import ModelSchemas, build_schemas
 from shared_schemas.inference import Manifest, ModelMetadata, ModelSummary
 
@@ -28,8 +28,8 @@ class ModelVersion:
     estimator: Any
     schemas: ModelSchemas
     classes: list[Any] | None = None
-    # (column, feature, training min, training max) of numeric features: drift counters.
-    drift_columns: list[tuple[int, str, float, float]] = field(default_factory=list)
+    # Training ranges of numeric features, for the drift counters.
+    training_range: TrainingRange | None = None
     queue: BatchQueue = field(init=False)
 
     @property
@@ -42,21 +42,6 @@ class ModelVersion:
         predictions = np.asarray(self.estimator.predict(rows))
         probabilities = self.estimator.predict_proba(rows) if proba and self.has_proba else None
         return predictions, probabilities
-
-
-def _drift_columns(manifest: Manifest) -> list[tuple[int, str, float, float]]:
-    stats = manifest.training_stats or {}
-    columns = []
-    for index, feature in enumerate(manifest.features):
-        known = stats.get(feature.name)
-        if (
-            feature.type in {"float", "int"}
-            and known
-            and known.min is not None
-            and known.max is not None
-        ):
-            columns.append((index, feature.name, known.min, known.max))
-    return columns
 
 
 def _version_key(version: str) -> int:
@@ -111,7 +96,7 @@ class Registry:
             estimator=bundle.estimator,
             schemas=build_schemas(manifest, max_rows=self.settings.max_rows),
             classes=np.asarray(classes).tolist() if classes is not None else None,
-            drift_columns=_drift_columns(manifest),
+            training_range=TrainingRange.of(manifest),
         )
         wait = manifest.max_wait_ms
         loaded.queue = BatchQueue(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from model_service.bundles import MANIFEST, PICKLE_FILES
-from model_service.errors import BadBundle, TooLarge
+from model_service.errors import BadBundle, ContentTooLarge
 from shared_schemas.inference import Manifest
 
 MODEL_FILES = frozenset({"model.skops", *PICKLE_FILES})
@@ -60,7 +60,7 @@ class _BoundedReader:
         data = self.raw.read(room if size < 0 else min(size, room))
         self.count += len(data)
         if self.count > self.limit:
-            raise TooLarge(f"The bundle expands past {self.limit} bytes.")
+            raise ContentTooLarge(f"The bundle expands past {self.limit} bytes.")
         return data
 
 
@@ -128,7 +128,7 @@ def _parts(name: str) -> tuple[str, ...]:
 def unpack_bundle(archive: Path, into: Path, *, max_bytes: int) -> Manifest:
     """Write the bundle files of `archive` into the empty folder `into`; return its manifest.
 
-    BadBundle (422) or TooLarge (413) say why the archive was refused.
+    BadBundle (422) or ContentTooLarge (413) say why the archive was refused.
     """
     layout = _Layout()
     try:
@@ -149,7 +149,7 @@ def _extract(
     if name is None:
         return
     if sum(layout.files.values()) > max_bytes:
-        raise TooLarge(f"The bundle's files add up to more than {max_bytes} bytes.")
+        raise ContentTooLarge(f"The bundle's files add up to more than {max_bytes} bytes.")
     source = tar.extractfile(member)
     if source is None:  # unreachable for a regular file; keeps the types honest
         raise BadBundle(f"{member.name!r} has no data.")

@@ -15,7 +15,7 @@ import anyio.to_thread
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from model_service.errors import InvalidInput, TooLarge
+from model_service.errors import ContentTooLarge, InvalidInput
 from shared_schemas.problems import FieldError
 from shared_schemas.runtime.problems import ServiceError
 
@@ -86,7 +86,7 @@ class _BundlePart:
             return
         self.size += end - start
         if self.size > self.limit:
-            raise TooLarge(f"The bundle is larger than {self.limit} bytes.")
+            raise ContentTooLarge(f"The bundle is larger than {self.limit} bytes.")
         self.buffer.extend(data[start:end])
 
     def _part_end(self) -> None:
@@ -114,7 +114,7 @@ def _boundary(content_type: str | None) -> bytes:
 def _refuse_declared_size(content_length: str | None, limit: int) -> None:
     # A declared size past the limit is refused before a byte is read.
     if content_length and content_length.isdigit() and int(content_length) > limit:
-        raise TooLarge(f"The upload is larger than {limit} bytes.")
+        raise ContentTooLarge(f"The upload is larger than {limit} bytes.")
 
 
 async def receive_upload(
@@ -127,7 +127,8 @@ async def receive_upload(
 ) -> Path:
     """Stream the `bundle` part of a multipart body to a new file in `into`; return its path.
 
-    More than `max_bytes` in the part (or the body) → TooLarge; the file never outlives an error.
+    More than `max_bytes` in the part (or the body) → 413;
+    the file never outlives an error.
     """
     _refuse_declared_size(content_length, max_bytes + ENVELOPE_BYTES)
     part = _BundlePart(max_bytes)
@@ -156,7 +157,7 @@ async def _receive(
     async for chunk in chunks:
         received += len(chunk)
         if received > limit:
-            raise TooLarge(f"The upload is larger than {limit} bytes.")
+            raise ContentTooLarge(f"The upload is larger than {limit} bytes.")
         try:
             parser.write(chunk)
         except MultipartParseError:

@@ -108,8 +108,8 @@ async def _infer(
         raise BadTensor(f"Send exactly one input named {INPUT!r}; got {names}.")
     wanted = _wanted_outputs(request, model)
     rows = _rows(model, request.inputs[0], binary_parts(request.inputs, binary)[0], call.max_rows)
-    if model.drift_columns:
-        metrics.count_out_of_range(*_labels(model), rows, model.drift_columns)
+    if model.training_range is not None:
+        metrics.count_out_of_range(*_labels(model), rows, model.training_range)
     predictions, probabilities = await model.queue.submit(rows, proba=PROBA in wanted)
     values = {PREDICT: predictions, PROBA: probabilities}
     head = {

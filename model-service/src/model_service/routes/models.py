@@ -82,10 +82,9 @@ async def _predict(model: ModelVersion, body: bytes, metrics: ModelMetrics) -> b
         )
         raise InvalidInput("This model has no probabilities.", errors=[error])
     rows = model.schemas.to_array(parsed.instances)
-    if model.drift_columns:
-        metrics.count_out_of_range(
-            model.manifest.name, model.manifest.version, rows, model.drift_columns
-        )
+    if model.training_range is not None:
+        labels = (model.manifest.name, model.manifest.version)
+        metrics.count_out_of_range(*labels, rows, model.training_range)
     predictions, probabilities = await model.queue.submit(rows, proba=wants_proba)
     answer = {
         "model": model.manifest.name,

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from model_service.deps import RegistryDep
-from model_service.errors import TooLarge
 from model_service.registry import Registry
 from model_service.v2codec import HEADER_LENGTH, UnsupportedEncoding
 from model_service.v2infer import InferCall, infer, model_metadata
 from shared_schemas.inference import V2InferenceRequest, V2InferenceResponse, V2ModelMetadata
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
+from shared_schemas.runtime.bodies import read_body
 
 router = APIRouter(tags=["v2"])
 
@@ -92,25 +92,18 @@ async def v2_model_version_ready(name: str, version: str, registry: RegistryDep)
     return Response(status_code=200)
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    # Refuse while reading: an oversized upload never sits whole in memory.
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"The body exceeds {limit} bytes (MODEL_MAX_BODY_BYTES).")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _infer(request: Request, registry: Registry, name: str, version: str | None) -> Response:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in {"identity", ""}:
         raise UnsupportedEncoding(f"Content-Encoding {encoding} is not supported; send it plain.")
     model = registry.get(name, version)
     call = InferCall(
-        body=await _body(request, registry.settings.max_body_bytes),
+        body=await read_body(
+            request.scope,
+            request.receive,
+            limit=registry.settings.max_body_bytes,
+            setting="MODEL_MAX_BODY_BYTES",
+        ),
         header_length=request.headers.get(HEADER_LENGTH),
         request_id=request.state.request_id,
         max_rows=registry.settings.max_rows,

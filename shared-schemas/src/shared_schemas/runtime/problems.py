@@ -62,6 +62,13 @@ class Forbidden(ServiceError):
     title = "Forbidden"
 
 
+class ContentTooLarge(ServiceError):
+    """The body (or an upload) exceeds its limit."""
+
+    status = 413
+    title = "Content Too Large"
+
+
 def problem_response(
     *,
     status: int,

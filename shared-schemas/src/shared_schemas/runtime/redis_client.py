@@ -26,6 +26,21 @@ def connect_redis(url: str, *, timeout: float) -> "Redis":
     )
 
 
+def connect_subscriber(url: str, *, connect_timeout: float) -> "Redis":
+    """A client for one long-lived pub/sub subscription.
+
+    No read timeout (a subscription is silent for long: the follower pings to detect a hung
+    Redis) and no retry at all: a silent resubscribe would skip the follower's reload of the
+    state it mirrors, so every reconnect must go through the follower's own loop.
+    """
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=connect_timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
 async def redis_check(redis: "Redis") -> str:
     """`ok`, or a short reason Redis cannot serve."""
     try:
