@@ -18,7 +18,7 @@ SOURCES := shared-schemas/src gateway/src auth-service/src model-service/src scr
 COMPOSE = $(shell $(RUN) python -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')")
 PYTEST_FLAGS ?= $(if $(CI),-p no:cacheprovider,)
 
-.PHONY: requirements help install uv redis-server wrk models run up down test unit integration lint fmt typecheck compose-check bench clean
+.PHONY: requirements help install uv redis-server wrk browser models run up down test unit integration lint fmt typecheck compose-check bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,12 @@ redis-server: ## Install Debian's redis-server when it is missing (needs root, e
 
 wrk: ## Install Debian's wrk (the load generator of make bench) when it is missing
 	@scripts/need-deb wrk wrk
+
+browser: ## Install Debian's chromium and the browser test's playwright-core (npm ci) when missing
+	@scripts/need-deb chromium chromium
+	@scripts/need-deb npm npm
+	@if [ ! -d tests/browser/node_modules/playwright-core ]; then \
+	  cd tests/browser && npm ci --no-audit --no-fund; fi
 
 models: $(STAMP) ## Train the demo bundles (iris, breast-cancer, churn) into models/ when missing
 	@if [ -f models/iris/1/manifest.json ] && [ -f models/breast-cancer/1/manifest.json ] && [ -f models/churn/1/manifest.json ]; then \
@@ -71,10 +77,10 @@ compose-check: $(STAMP) ## Validate docker-compose.yml (Compose v2) and lint the
 unit: $(STAMP) redis-server ## Fast tests of each package (in-process apps, real Redis)
 	$(RUN) pytest $(PYTEST_FLAGS) -m "not integration"
 
-integration: $(STAMP) redis-server ## Integration tests against the real stack (or SERVIR_STACK_URL)
+integration: $(STAMP) redis-server browser ## Integration tests against the real stack (or SERVIR_STACK_URL)
 	$(RUN) pytest $(PYTEST_FLAGS) -m integration
 
-test: lint typecheck compose-check redis-server ## Everything CI runs: lint, types, compose/Dockerfile checks, all tests
+test: lint typecheck compose-check redis-server browser ## Everything CI runs: lint, types, compose/Dockerfile checks, all tests
 	$(RUN) pytest $(PYTEST_FLAGS)
 
 bench: $(STAMP) redis-server wrk models ## Bounded load through the gateway and straight to the model-service; prints JSON

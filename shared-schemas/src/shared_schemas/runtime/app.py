@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -14,6 +15,7 @@ from shared_schemas.runtime.redis_client import connect_redis
 from shared_schemas.runtime.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+DOCS_URLS = ("docs_url", "redoc_url", "openapi_url")
 
 
 def build_service_app(
@@ -23,10 +25,13 @@ def build_service_app(
     settings: ServiceSettings,
     internal: bool,
     lifespan: Lifespan | None = None,
+    default_docs: bool = True,
 ) -> FastAPI:
     """A FastAPI app with JSON logs, request ids, problem+json errors, `/livez`, a Redis client
     in `app.state.redis`, and, when `internal`, the internal-token guard on every route but
-    `/livez`, `/readyz` and `/metrics`. `lifespan` runs inside, once Redis is set up."""
+    `/livez`, `/readyz` and `/metrics`. `lifespan` runs inside, once Redis is set up.
+    `default_docs=False` leaves out FastAPI's `/docs`, `/redoc` and `/openapi.json` routes
+    (`app.openapi()` still builds the document) for an app that serves its own."""
     configure_logging(service=service, level=settings.log_level)
 
     @asynccontextmanager
@@ -41,7 +46,8 @@ def build_service_app(
         finally:
             await app.state.redis.aclose()
 
-    app = FastAPI(title=title, version="0.1.0", lifespan=service_lifespan)
+    off: dict[str, Any] = {} if default_docs else dict.fromkeys(DOCS_URLS)
+    app = FastAPI(title=title, version="0.1.0", lifespan=service_lifespan, **off)
     app.state.settings = settings
     install_problem_handlers(app)
     install_problem_openapi(app)

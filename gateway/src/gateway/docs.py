@@ -1,0 +1,201 @@
+"""`/openapi.json` (the gateway's document merged with its upstreams') and `/docs` (Swagger UI,
+served entirely from the gateway: no CDN, no inline script, a CSP of 'self' only)."""
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Final
+
+import fastapi_offline
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, Response
+
+from gateway.config import Settings
+from gateway.openapi_merge import Document, merge, parse_document
+from gateway.upstream import Upstream, upstream_headers
+from shared_schemas.runtime.problems import ServiceError
+
+logger = logging.getLogger("gateway.docs")
+
+SWAGGER_UI: Final = Path(fastapi_offline.__file__).parent / "static"
+ASSETS: Final = {
+    "swagger-ui-bundle.js": SWAGGER_UI / "swagger-ui-bundle.js",
+    "swagger-ui.css": SWAGGER_UI / "swagger-ui.css",
+    "favicon.png": SWAGGER_UI / "favicon.png",
+}
+# Swagger UI's own validator badge would ask a public server about the document: off.
+START_SCRIPT: Final = """\
+window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  persistAuthorization: false,
+  validatorUrl: null,
+});
+"""
+PAGE: Final = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Servir API</title>
+<link rel="icon" type="image/png" href="/docs/static/favicon.png">
+<link rel="stylesheet" href="/docs/static/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/docs/static/start.js"></script>
+</body>
+</html>
+"""
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+}
+ASSET_HEADERS: Final = {
+    "Cache-Control": "public, max-age=86400",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class MergedOpenAPI:
+    """The merged document, refetched from the upstreams when older than `max_age` seconds.
+
+    An upstream that fails keeps its last good document in the merge (or none yet).
+    """
+
+    def __init__(
+        self,
+        *,
+        own: Callable[[], Document],
+        upstreams: Mapping[str, Upstream],
+        internal_token: str,
+        max_age: float,
+        timeout: float,
+    ) -> None:
+        self.own = own
+        self.upstreams = upstreams
+        self.internal_token = internal_token.encode()
+        self.max_age = max_age
+        self.timeout = timeout
+        self.raw: dict[str, bytes] = {}
+        self.documents: dict[str, Document | None] = dict.fromkeys(upstreams)
+        self.failing: set[str] = set()
+        self.body = b""
+        self.fetched_at = -float("inf")
+        self.lock = asyncio.Lock()
+
+    async def current(self, *, request_id: str) -> bytes:
+        """The merged document as JSON, refreshed first when too old."""
+        if not self._fresh():
+            async with self.lock:  # one refresh at a time; the others wait and share it
+                if not self._fresh():
+                    await self._refresh_or_keep(request_id)
+        return self.body
+
+    async def _refresh_or_keep(self, request_id: str) -> None:
+        try:
+            await self.refresh(request_id=request_id)
+        except Exception:  # a bug, or a document this code cannot read: still never a 500
+            logger.exception("OpenAPI refresh failed; serving the last good document")
+            self.fetched_at = time.monotonic()
+            if not self.body:
+                self.body = _json(merge(self.own(), {}))
+
+    def _fresh(self) -> bool:
+        return time.monotonic() - self.fetched_at < self.max_age
+
+    async def refresh(self, *, request_id: str) -> None:
+        """Fetch every upstream's document; merge again if any changed."""
+        changed = await asyncio.gather(*(self._fetch(name, request_id) for name in self.upstreams))
+        if any(changed) or not self.body:
+            self.body = _json(merge(self.own(), self.documents))
+        self.fetched_at = time.monotonic()
+
+    async def _fetch(self, name: str, request_id: str) -> bool:
+        """Fetch one upstream's document; True when it changed."""
+        headers = upstream_headers([], internal_token=self.internal_token, request_id=request_id)
+        try:
+            reply = await self.upstreams[name].forward(
+                method="GET",
+                target="/openapi.json",
+                headers=headers,
+                body=b"",
+                wait_seconds=self.timeout,
+            )
+        except ServiceError as exc:
+            return self._failed(name, exc.detail)
+        if reply.status != 200:
+            return self._failed(name, f"status {reply.status}")
+        changed = reply.body != self.raw.get(name)
+        if changed:
+            document = parse_document(reply.body)
+            if document is None:
+                return self._failed(name, "not an OpenAPI document")
+            self.raw[name], self.documents[name] = reply.body, document
+        if name in self.failing:
+            self.failing.discard(name)
+            logger.info("upstream OpenAPI document back", extra={"upstream": name})
+        return changed
+
+    def _failed(self, name: str, reason: str) -> bool:
+        if name not in self.failing:  # once per outage, not per request
+            self.failing.add(name)
+            logger.warning(
+                "upstream OpenAPI document unavailable; serving the last good one",
+                extra={"upstream": name, "reason": reason},
+            )
+        return False
+
+
+def _json(document: Document) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def merged_openapi(
+    settings: Settings, *, own: Callable[[], Document], upstreams: Mapping[str, Upstream]
+) -> MergedOpenAPI:
+    """The gateway's merged document, as its settings tune it."""
+    return MergedOpenAPI(
+        own=own,
+        upstreams=upstreams,
+        internal_token=settings.internal_token.get_secret_value(),
+        max_age=settings.openapi_max_age_seconds,
+        timeout=settings.openapi_timeout_seconds,
+    )
+
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/openapi.json")
+async def openapi(request: Request) -> Response:
+    """The whole public API in one OpenAPI document."""
+    document: MergedOpenAPI = request.app.state.openapi
+    body = await document.current(request_id=request.state.request_id)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/docs")
+async def docs() -> Response:
+    """Swagger UI over `/openapi.json`."""
+    return Response(PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+
+@router.get("/docs/static/{name}")
+async def docs_asset(name: str) -> Response:
+    """Swagger UI's own files and the script that starts it."""
+    if name == "start.js":
+        return Response(START_SCRIPT, media_type="text/javascript", headers=ASSET_HEADERS)
+    path = ASSETS.get(name)
+    if path is None:
+        raise HTTPException(404, f"No file {name} in /docs/static.")
+    return FileResponse(path, headers=ASSET_HEADERS)

@@ -1,0 +1,228 @@
+"""One OpenAPI document for the public API: the gateway's own paths, the paths it forwards to
+each upstream (taken from that upstream's document), and the credentials each operation needs.
+
+Pure functions over JSON-like dicts; nothing here fetches anything.
+"""
+
+import copy
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
+
+from gateway.access import AUTHENTICATED, PUBLIC, required_access
+from shared_schemas.auth import ALL_SCOPES
+
+Document = dict[str, Any]
+
+TOKEN_URL: Final = "/auth/token"
+OAUTH2: Final = "OAuth2"
+API_KEY: Final = "APIKey"
+SCOPE_TEXT: Final = {
+    "models:read": "List and describe models",
+    "models:predict": "Predict with models",
+    "models:admin": "Upload, delete, load and unload models",
+    "users:admin": "Manage users",
+}
+SECURITY_SCHEMES: Final = {
+    OAUTH2: {
+        "type": "oauth2",
+        "description": "Log in with a username and password; the token goes as a Bearer header.",
+        "flows": {
+            "password": {
+                "tokenUrl": TOKEN_URL,
+                "refreshUrl": TOKEN_URL,
+                "scopes": {scope: SCOPE_TEXT[scope] for scope in ALL_SCOPES},
+            }
+        },
+    },
+    API_KEY: {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key."},
+}
+DESCRIPTION: Final = (
+    "Every public route of Servir, through its gateway: sign-in and users (`/auth`), models "
+    "(`/models`) and the Open Inference Protocol (`/v2`). Authorize with a username and "
+    "password (OAuth2 password flow) or an API key (`X-API-Key`)."
+)
+METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+REF_PREFIX: Final = "#/components/"
+
+
+def _auth_path(path: str) -> bool:
+    return path.startswith("/auth/") or path == "/.well-known/jwks.json"
+
+
+def _model_path(path: str) -> bool:
+    return path in {"/models", "/v2"} or path.startswith(("/models/", "/v2/"))
+
+
+# What the gateway forwards to each upstream (as fastpath.upstream_for does): everything else
+# in an upstream's document (/livez, /readyz, /metrics, /internal/*) is not public.
+FORWARDED: Final[Mapping[str, Callable[[str], bool]]] = {"auth": _auth_path, "model": _model_path}
+
+
+def parse_document(raw: bytes) -> Document | None:
+    """An upstream's OpenAPI document, or None when it is not one."""
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
+        return None
+    return document
+
+
+def merge(own: Document, upstreams: Mapping[str, Document | None]) -> Document:
+    """The gateway's `own` document plus each upstream's forwarded paths and their components.
+
+    `upstreams` maps a name of FORWARDED to its document (None: not known yet, left out).
+    """
+    merged = copy.deepcopy(own)
+    merged["info"] = {**merged.get("info", {}), "description": DESCRIPTION}
+    components = merged.setdefault("components", {})
+    paths: Document = {}
+    for name, document in upstreams.items():
+        if document is not None:
+            paths.update(_upstream_paths(name, document, components))
+    merged["paths"] = {**paths, **merged.get("paths", {})}  # the gateway's own paths win
+    _unique_operation_ids(merged["paths"])
+    _secure(merged["paths"])
+    components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
+    _prune(merged)
+    return merged
+
+
+def _upstream_paths(name: str, document: Document, components: Document) -> Document:
+    forwarded = FORWARDED[name]
+    paths = {
+        path: item
+        for path, item in document["paths"].items()
+        if forwarded(path) and isinstance(item, dict)
+    }
+    renames = _add_components(components, document.get("components", {}), prefix=name.title())
+    paths = copy.deepcopy(paths)
+    _rewrite_refs(paths, renames)
+    return paths
+
+
+def _add_components(into: Document, incoming: Document, *, prefix: str) -> dict[str, str]:
+    """Add `incoming` components; a name already taken by a different one gets `prefix`.
+
+    Returns the renames as `{old ref: new ref}`. A component equal to the one already there
+    is shared, unless it refers to a renamed one (then it differs once rewritten).
+    """
+    taken = {_ref(section, key): value for section, key, value in _components(into)}
+    offered = {_ref(section, key): value for section, key, value in _components(incoming)}
+    clashing = {ref for ref, value in offered.items() if ref in taken and taken[ref] != value}
+    while True:
+        more = {
+            ref
+            for ref, value in offered.items()
+            if ref in taken and ref not in clashing and _refs(value) & clashing
+        }
+        if not more:
+            break
+        clashing |= more
+    renames = {ref: _free_ref(ref, prefix, taken.keys() | offered.keys()) for ref in clashing}
+    for ref, value in offered.items():
+        if ref in taken and ref not in clashing:
+            continue
+        section, key = renames.get(ref, ref).removeprefix(REF_PREFIX).split("/", 1)
+        added = into.setdefault(section, {})[key] = copy.deepcopy(value)
+        _rewrite_refs(added, renames)
+    return renames
+
+
+def _components(components: Document) -> Iterator[tuple[str, str, Any]]:
+    for section, entries in components.items():
+        if isinstance(entries, dict):
+            for key, value in entries.items():
+                yield section, key, value
+
+
+def _ref(section: str, key: str) -> str:
+    return f"{REF_PREFIX}{section}/{key}"
+
+
+def _free_ref(ref: str, prefix: str, used: set[str]) -> str:
+    section, key = ref.removeprefix(REF_PREFIX).split("/", 1)
+    candidate, number = _ref(section, prefix + key), 2
+    while candidate in used:
+        candidate, number = _ref(section, f"{prefix}{number}{key}"), number + 1
+    used.add(candidate)
+    return candidate
+
+
+def _refs(node: Any) -> set[str]:
+    """Every `$ref` under `node`."""
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(value) for value in node))
+    return set()
+
+
+def _rewrite_refs(node: Any, renames: Mapping[str, str]) -> None:
+    """Point each renamed `$ref` under `node` to its new name, in place."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                node[key] = renames.get(value, value)
+            else:
+                _rewrite_refs(value, renames)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite_refs(value, renames)
+
+
+def _operations(paths: Document) -> Iterator[tuple[str, str, Document]]:
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if method in METHODS and isinstance(operation, dict):
+                yield path, method, operation
+
+
+def _unique_operation_ids(paths: Document) -> None:
+    seen: set[str] = set()
+    for _, _, operation in _operations(paths):
+        base = operation.get("operationId")
+        if not isinstance(base, str):
+            continue
+        operation_id, number = base, 2
+        while operation_id in seen:
+            operation_id, number = f"{base}_{number}", number + 1
+        operation["operationId"] = operation_id
+        seen.add(operation_id)
+
+
+def _secure(paths: Document) -> None:
+    """Declare, on each operation, the credential and scope the gateway asks of it."""
+    for path, method, operation in _operations(paths):
+        need = required_access(method.upper(), path)
+        if need == PUBLIC:
+            operation.pop("security", None)
+            continue
+        scopes = [] if need == AUTHENTICATED else [need]
+        operation["security"] = [{OAUTH2: scopes}, {API_KEY: scopes}]
+        responses = operation.setdefault("responses", {})
+        # The gateway refuses in the same problem+json shape as the upstream's other errors.
+        error = {k: v for k, v in responses.get("default", {}).items() if k != "description"}
+        responses.setdefault("401", {"description": "No valid credential", **error})
+        if scopes:
+            responses.setdefault("403", {"description": f"The credential lacks {need}", **error})
+
+
+def _prune(document: Document) -> None:
+    """Drop the components nothing public refers to (e.g. the upstreams' internal ones)."""
+    components: Document = document["components"]
+    reached: set[str] = set()
+    todo = _refs(document["paths"])
+    while todo:
+        ref = todo.pop()
+        reached.add(ref)
+        section, _, key = ref.removeprefix(REF_PREFIX).partition("/")
+        todo |= _refs(components.get(section, {}).get(key)) - reached
+    for section, entries in list(components.items()):
+        if section != "securitySchemes" and isinstance(entries, dict):
+            components[section] = {
+                key: value for key, value in entries.items() if _ref(section, key) in reached
+            }
