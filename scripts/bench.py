@@ -167,6 +167,8 @@ def scenarios(stack: Stack, baseline: str, models_dir: Path) -> list[Scenario]:
         Scenario("iris 1 row: servir direct", f"{direct}/models/iris/predict", internal, iris, 64),
         Scenario("iris 1 row: baseline", f"{baseline}/models/iris/predict", {}, iris, 64),
         Scenario("iris 1 row: gateway, JWT", f"{gateway}/models/iris/predict", bearer, iris, 64),
+        Scenario("iris c=1: servir direct", f"{direct}/models/iris/predict", internal, iris, 1),
+        Scenario("iris c=1: gateway, JWT", f"{gateway}/models/iris/predict", bearer, iris, 1),
         Scenario(
             "breast-cancer RF 1 row: servir direct",
             f"{direct}/models/breast-cancer/predict", internal, forest, 64,
@@ -191,7 +193,9 @@ def main() -> int:
     """Start the stack and the baseline, run every scenario, print JSON."""
     models_dir = ROOT / "models"
     quiet = {f"{p}_ACCESS_LOG_SAMPLE": "0" for p in ("GATEWAY", "AUTH", "MODEL")}
-    env = {"SERVIR_ENV": "test", "MODEL_MODELS_DIR": str(models_dir), **quiet}
+    # Rate limits stay on (one Redis script per request), with a quota no run can exhaust.
+    limits = {"GATEWAY_RATE_LIMIT_DEFAULT": "1000000000/60"}
+    env = {"SERVIR_ENV": "test", "MODEL_MODELS_DIR": str(models_dir), **quiet, **limits}
     baseline, baseline_url = start_baseline(models_dir)
     try:
         with (
@@ -202,6 +206,8 @@ def main() -> int:
     finally:
         baseline.terminate()
         baseline.wait(timeout=10)
+    through = results["iris 1 row: gateway, JWT"]
+    direct = results["iris 1 row: servir direct"]
     report = {
         "tool": "wrk -t1",
         "duration_s": DURATION_S,
@@ -212,6 +218,19 @@ def main() -> int:
             "breast-cancer": _ratio(
                 results, "breast-cancer RF 1 row: servir direct", "breast-cancer RF 1 row: baseline"
             ),
+        },
+        # Issue 5's targets: added p50 at c=1 <= 1 ms; gateway throughput at c=64 >= 35% of
+        # direct, every server on the one pinned core.
+        "gateway_cost": {
+            "added_p50_ms_c1": round(
+                results["iris c=1: gateway, JWT"].p50_ms
+                - results["iris c=1: servir direct"].p50_ms,
+                3,
+            ),
+            "throughput_share_c64": round(
+                through.requests_per_s / max(direct.requests_per_s, 1e-9), 3
+            ),
+            "rate_limits": "on (quota set high)",
         },
     }
     print(json.dumps(report, indent=2))

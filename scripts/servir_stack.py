@@ -58,8 +58,13 @@ class Stack:
     auth_port: int = 0
     model_port: int = 0
     redis_port: int = 0
+    metrics_port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     pin_cpu: int | None = None
+    # More model-service processes on the same store (`--scale model-service=N`), each on its
+    # own port; the gateway balances over all of them.
+    model_replicas: int = 1
+    extra_model_ports: list[int] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -67,12 +72,19 @@ class Stack:
         self.auth_port = self.auth_port or free_port()
         self.model_port = self.model_port or free_port()
         self.redis_port = self.redis_port or free_port()
+        self.metrics_port = self.metrics_port or free_port()
         self.log_dir = self.data_dir / "logs"
+        self.extra_model_ports = [free_port() for _ in range(self.model_replicas - 1)]
 
     @property
     def gateway_url(self) -> str:
         """The public entry point."""
         return f"http://{HOST}:{self.gateway_port}"
+
+    @property
+    def model_urls(self) -> list[str]:
+        """Every model-service replica."""
+        return [self.model_url, *(f"http://{HOST}:{port}" for port in self.extra_model_ports)]
 
     @property
     def model_url(self) -> str:
@@ -106,6 +118,13 @@ class Stack:
             self._spawn(
                 "model-service", [sys.executable, "-m", "model_service"], env, self.model_url
             )
+            for index, port in enumerate(self.extra_model_ports, start=2):
+                self._spawn(
+                    f"model-service-{index}",
+                    [sys.executable, "-m", "model_service"],
+                    {**env, "MODEL_PORT": str(port)},
+                    f"http://{HOST}:{port}",
+                )
             self._spawn("gateway", [sys.executable, "-m", "gateway"], env, self.gateway_url)
             for process in self.processes[1:]:
                 self._wait_ready(process, timeout)
@@ -158,11 +177,13 @@ class Stack:
         old.log_file.close()
         index = self.processes.index(old)
         self.processes.remove(old)
-        module = {"auth-service": "auth_service", "model-service": "model_service"}.get(name, name)
+        module = name.split("-service", maxsplit=1)[0] + "_service" if "-service" in name else name
+        replica = name.startswith("model-service") and old.ready_url is not None
+        port_env = {"MODEL_PORT": str(old.ready_url).rsplit(":", 1)[1]} if replica else {}
         process = self._spawn(
             name,
             [sys.executable, "-m", module],
-            {**self._service_env(), **(env or {})},
+            {**self._service_env(), **port_env, **(env or {})},
             old.ready_url,
         )
         self.processes.insert(index, self.processes.pop())
@@ -186,9 +207,10 @@ class Stack:
                 "MODEL_PORT": str(self.model_port),
                 "MODEL_REDIS_URL": self.redis_url,
                 "GATEWAY_PORT": str(self.gateway_port),
+                "GATEWAY_METRICS_PORT": str(self.metrics_port),
                 "GATEWAY_REDIS_URL": self.redis_url,
                 "GATEWAY_AUTH_SERVICE_URL": self.auth_url,
-                "GATEWAY_MODEL_SERVICE_URL": self.model_url,
+                "GATEWAY_MODEL_SERVICE_URL": ",".join(self.model_urls),
             }
         )
         env.update(self.env)

@@ -112,6 +112,7 @@ def gateway_settings(
         "auth_service_url": auth,
         "model_service_url": model,
         "redis_url": redis_url or f"redis://127.0.0.1:{free_port()}/0",
+        "metrics_port": 0,
     }
     return Settings.model_validate(fields | extra)
 

@@ -1,8 +1,13 @@
 """Gateway settings (`GATEWAY_*`)."""
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+import json
+from typing import Annotated
 
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from gateway.balancer import upstream_origins
+from gateway.clientip import parse_networks
 from shared_schemas.runtime.settings import ServiceSettings
 
 
@@ -17,12 +22,39 @@ class Settings(ServiceSettings):
     model_service_url: str = "http://127.0.0.1:8002"
     connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     read_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Connections kept per upstream replica; an idle one is closed after idle seconds (under
+    # uvicorn's own keep-alive timeout of 5 s, so the upstream never closes one in use).
     upstream_max_connections: int = Field(default=200, ge=1, le=10_000)
+    upstream_idle_seconds: float = Field(default=4.0, gt=0, le=300)
+    # Upstream URLs may list replicas (comma-separated); a host name is re-resolved this often,
+    # each of its addresses a replica (e.g. `docker compose up --scale model-service=3`).
+    upstream_resolve_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # Passive health: a replica with this many consecutive connection failures is left out.
+    upstream_eject_after: int = Field(default=2, ge=1, le=100)
+    upstream_eject_seconds: float = Field(default=5.0, gt=0, le=3600)
+    # Circuit breaker per upstream: open after this many consecutive failures, for this long.
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_open_seconds: float = Field(default=5.0, gt=0, le=3600)
     readiness_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     retry_after_seconds: int = Field(default=1, ge=1, le=3600)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     max_in_flight: int = Field(default=1024, ge=1, le=1_000_000)
+    # /openapi.json merges the upstreams' documents, refetched once older than this (so a new
+    # model shows within about that long); an upstream that fails keeps its last good document.
+    openapi_max_age_seconds: float = Field(default=1.0, ge=0, le=3600)
+    openapi_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    # Rate limits, `<count>/<seconds>` (API.md): per principal, and per client IP on the token
+    # endpoint. The client IP is the socket peer unless that peer is a trusted proxy.
+    rate_limit_enabled: bool = True
+    rate_limit_default: str = Field(default="6000/60", pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")
+    rate_limit_token: str = Field(default="30/60", pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")
+    rate_limit_max_local_keys: int = Field(default=100_000, ge=100, le=10_000_000)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Browsers may call from these origins (CORS); none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_max_age_seconds: int = Field(default=600, ge=0, le=86_400)
 
     # Access tokens are verified here, against the auth-service's published keys.
     jwt_issuer: str = "servir-auth"
@@ -39,3 +71,26 @@ class Settings(ServiceSettings):
     api_key_cache_seconds: float = Field(default=10.0, ge=0, le=30)
     api_key_stale_seconds: float = Field(default=300.0, ge=0, le=3600)
     api_key_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
+
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """`a,b` or a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("auth_service_url", "model_service_url")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        upstream_origins(value)  # refuse a malformed URL at start
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)  # a typo must stop the gateway, not trust nobody silently
+        return value

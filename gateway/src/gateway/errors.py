@@ -1,5 +1,9 @@
 """The gateway's own errors; the shared handler renders them as problem+json."""
 
+import orjson
+from starlette.responses import Response
+
+from shared_schemas.problems import OAuthError
 from shared_schemas.runtime.problems import ServiceError
 
 
@@ -80,3 +84,32 @@ class Overloaded(ServiceError):
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class RateLimited(ServiceError):
+    """Over a rate limit: 429 with the policy's headers and `Retry-After`.
+
+    The token endpoint answers in RFC 6749's format, as its own 429 does.
+    """
+
+    status = 429
+    title = "Too Many Requests"
+    TOKEN_PATH = "/auth/token"
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(
+            "Too many requests; retry after the time in Retry-After.",
+            headers={key.decode(): value.decode() for key, value in headers},
+        )
+
+    def response(self, instance: str) -> Response:
+        """problem+json, or an OAuth error body on the token endpoint."""
+        if instance != self.TOKEN_PATH:
+            return super().response(instance)
+        body = OAuthError(error="invalid_request", error_description=self.detail)
+        return Response(
+            orjson.dumps(body.model_dump(exclude_none=True)),
+            status_code=self.status,
+            media_type="application/json",
+            headers={**self.headers, "Cache-Control": "no-store"},
+        )

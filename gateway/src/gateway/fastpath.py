@@ -12,10 +12,10 @@ from starlette.datastructures import State
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.authentication import Authenticator
 from gateway.config import Settings
 from gateway.errors import Overloaded
-from gateway.routes import FORWARDED_METHODS, BodyReader, forward
+from gateway.proxy import BodyReader, Proxy
+from gateway.routes import FORWARDED_METHODS
 from gateway.upstream import Upstream
 from shared_schemas.runtime.bodies import read_body
 from shared_schemas.runtime.problems import ServiceError
@@ -66,7 +66,7 @@ class ForwardFastPath:
         settings: Settings = state.settings
         self.in_flight += 1
         try:
-            response = await self._forward(scope, receive, upstream, settings, state.authenticator)
+            response = await self._forward(scope, receive, upstream, settings, state.proxy)
         except ServiceError as exc:
             response = exc.response(scope["path"])
         finally:
@@ -79,15 +79,10 @@ class ForwardFastPath:
         receive: Receive,
         upstream: Upstream,
         settings: Settings,
-        authenticator: Authenticator,
+        proxy: Proxy,
     ) -> Response:
         if self.in_flight > settings.max_in_flight:
+            proxy.metrics.shed()
             detail = "The gateway is at capacity; retry shortly."
             raise Overloaded(detail, retry_after=settings.retry_after_seconds)
-        return await forward(
-            scope,
-            body_reader(scope, receive, settings),
-            upstream=upstream,
-            settings=settings,
-            authenticator=authenticator,
-        )
+        return await proxy.forward(scope, body_reader(scope, receive, settings), upstream)

@@ -3,59 +3,114 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
+from gateway.clientip import ClientAddress, parse_networks
 from gateway.config import Settings
+from gateway.docs import merged_openapi
+from gateway.docs import router as docs_router
 from gateway.fastpath import ForwardFastPath
+from gateway.metrics import GatewayMetrics, RequestMetrics, running_metrics_server
+from gateway.proxy import Proxy
+from gateway.ratelimit import Policy, RateLimiter, RouteLimits
 from gateway.routes import router
 from gateway.security import running_authenticator
-from gateway.transport import AiohttpTransport
-from gateway.upstream import Upstream
+from gateway.upstream_set import running_upstreams
 from shared_schemas.runtime.app import build_service_app
 
 
-def _client(settings: Settings) -> httpx.AsyncClient:
-    transport = AiohttpTransport(max_connections=settings.upstream_max_connections)
-    timeout = httpx.Timeout(settings.read_timeout_seconds, connect=settings.connect_timeout_seconds)
-    # trust_env=False: upstreams come only from settings, never from proxy variables.
-    client = httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False)
-    for name in ("accept", "accept-encoding", "user-agent", "connection"):
-        del client.headers[name]  # forward the caller's own headers, none of httpx's defaults
-    return client
+def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> RouteLimits:
+    """The rate limits of API.md, or none when `GATEWAY_RATE_LIMIT_ENABLED=false`."""
+    limiter = None
+    if settings.rate_limit_enabled:
+        limiter = RateLimiter(
+            redis,
+            max_local_keys=settings.rate_limit_max_local_keys,
+            on_fallback=metrics.set_fallback,
+        )
+    return RouteLimits(
+        limiter,
+        default=Policy.parse("default", settings.rate_limit_default),
+        token=Policy.parse("token", settings.rate_limit_token),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway; nothing connects until the lifespan starts."""
     settings = settings or Settings()
+    metrics = GatewayMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        retry_after = settings.retry_after_seconds
-        async with _client(settings) as auth_client, _client(settings) as model_client:
-            app.state.auth_upstream = Upstream(
-                name="auth-service",
-                base_url=settings.auth_service_url,
-                client=auth_client,
-                retry_after=retry_after,
-            )
-            app.state.model_upstream = Upstream(
-                name="model-service",
-                base_url=settings.model_service_url,
-                client=model_client,
-                retry_after=retry_after,
-            )
+        async with (
+            running_metrics_server(metrics, settings.host, settings.metrics_port),
+            running_upstreams(settings, metrics) as both,
+        ):
+            app.state.auth_upstream = both.auth
+            app.state.model_upstream = both.model
+            upstreams = {"auth": app.state.auth_upstream, "model": app.state.model_upstream}
+            app.state.openapi = merged_openapi(settings, own=app.openapi, upstreams=upstreams)
+            limits = route_limits(settings, app.state.redis, metrics)
             async with running_authenticator(
                 settings, auth_upstream=app.state.auth_upstream, redis=app.state.redis
             ) as authenticator:
-                app.state.authenticator = authenticator
-                yield
+                app.state.proxy = Proxy(
+                    authenticator=authenticator,
+                    limits=limits,
+                    client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
+                    internal_token=settings.internal_token.get_secret_value(),
+                    metrics=metrics,
+                )
+                try:
+                    yield
+                finally:
+                    if limits.limiter is not None:
+                        await limits.limiter.aclose()
 
     app = build_service_app(
-        service="gateway", title="Servir", settings=settings, internal=False, lifespan=lifespan
+        service="gateway",
+        title="Servir",
+        settings=settings,
+        internal=False,
+        lifespan=lifespan,
+        default_docs=False,  # docs_router serves the merged document and Swagger UI's own files
     )
     app.include_router(router)
-    # Innermost middleware: inside the shared one (request id, access log).
+    app.include_router(docs_router)
+    # Inside the shared middleware (request id, access log), in front of forwarding.
+    if settings.cors_origins:
+        app.user_middleware.append(cors(settings))
     app.user_middleware.append(Middleware(ForwardFastPath))
+    app.state.metrics = metrics
+    # Outermost: every answer counts, the shared middleware's own 401s and 500s too.
+    app.add_middleware(RequestMetrics, metrics=metrics)
     return app
+
+
+def cors(settings: Settings) -> Middleware:
+    """CORS for the listed origins (API.md): bearer tokens or API keys, never cookies."""
+    return Middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-API-Key",
+            "X-Request-ID",
+            "Inference-Header-Content-Length",
+        ],
+        expose_headers=[
+            "X-Request-ID",
+            "RateLimit",
+            "RateLimit-Policy",
+            "Retry-After",
+            "WWW-Authenticate",
+            "Inference-Header-Content-Length",
+        ],
+        allow_credentials=False,
+        max_age=settings.cors_max_age_seconds,
+    )

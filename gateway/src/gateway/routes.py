@@ -1,22 +1,20 @@
 """Gateway routes: its own health, and the forwarding of public paths to the services."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import Scope
 
-from gateway.authentication import Authenticator
-from gateway.config import Settings
 from gateway.deps import (
-    AuthenticatorDep,
     AuthUpstreamDep,
+    LimitsDep,
     ModelUpstreamDep,
+    ProxyDep,
     RedisDep,
     SettingsDep,
 )
-from gateway.upstream import Upstream, forward_target, upstream_headers
+from gateway.proxy import Proxy
+from gateway.upstream import Upstream
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
 from shared_schemas.runtime.redis_client import redis_check
 
@@ -35,7 +33,11 @@ router = APIRouter()
     tags=["health"],
 )
 async def readyz(
-    settings: SettingsDep, redis: RedisDep, auth: AuthUpstreamDep, model: ModelUpstreamDep
+    settings: SettingsDep,
+    redis: RedisDep,
+    auth: AuthUpstreamDep,
+    model: ModelUpstreamDep,
+    limits: LimitsDep,
 ) -> JSONResponse:
     """Redis and both upstreams: not ready without a model-service, degraded without the rest."""
     timeout = settings.readiness_timeout_seconds
@@ -44,11 +46,13 @@ async def readyz(
         auth.readiness(wait_seconds=timeout),
         model.readiness(wait_seconds=timeout),
     )
+    if limits.limiter is not None and limits.limiter.fallback:
+        redis_state = f"{redis_state}; rate limits counted in process"
     checks = {"redis": redis_state, "auth-service": auth_state, "model-service": model_state}
     status: ReadinessStatus
     if model_state not in SERVING:
         status = "not_ready"
-    elif redis_state != CHECK_OK or auth_state != CHECK_OK:
+    elif any(state != CHECK_OK for state in (redis_state, auth_state, model_state)):
         status = "degraded"
     else:
         status = "ready"
@@ -56,70 +60,20 @@ async def readyz(
     return JSONResponse(body.model_dump(exclude_none=True), 503 if status == "not_ready" else 200)
 
 
-BodyReader = Callable[[], Awaitable[bytes]]
+async def _forward(request: Request, upstream: Upstream, proxy: Proxy) -> Response:
+    return await proxy.forward(request.scope, request.body, upstream)
 
 
-async def forward(
-    scope: Scope,
-    read_body: BodyReader,
-    *,
-    upstream: Upstream,
-    settings: Settings,
-    authenticator: Authenticator,
-) -> Response:
-    """Authenticate, then send the request to `upstream` and relay its answer."""
-    target = forward_target(
-        path=scope["path"], raw_path=scope.get("raw_path"), query=scope["query_string"]
-    )
-    # Before the body is read: a refused caller costs no upload.
-    principal = await authenticator.admit(
-        method=scope["method"], path=scope["path"], headers=scope["headers"]
-    )
-    headers = upstream_headers(
-        scope["headers"],
-        internal_token=settings.internal_token.get_secret_value().encode(),
-        request_id=scope["state"]["request_id"],
-        principal=principal,
-        client_ip=scope["client"][0] if scope.get("client") else None,
-    )
-    reply = await upstream.forward(
-        method=scope["method"], target=target, headers=headers, body=await read_body()
-    )
-    response = Response(reply.body, status_code=reply.status)
-    response.raw_headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
-    return response
-
-
-async def _forward(
-    request: Request, upstream: Upstream, settings: Settings, authenticator: Authenticator
-) -> Response:
-    return await forward(
-        request.scope,
-        request.body,
-        upstream=upstream,
-        settings=settings,
-        authenticator=authenticator,
-    )
-
-
-async def forward_to_auth(
-    request: Request,
-    upstream: AuthUpstreamDep,
-    settings: SettingsDep,
-    authenticator: AuthenticatorDep,
-) -> Response:
+async def forward_to_auth(request: Request, upstream: AuthUpstreamDep, proxy: ProxyDep) -> Response:
     """Forward `/auth/*` and the JWKS to the auth-service."""
-    return await _forward(request, upstream, settings, authenticator)
+    return await _forward(request, upstream, proxy)
 
 
 async def forward_to_models(
-    request: Request,
-    upstream: ModelUpstreamDep,
-    settings: SettingsDep,
-    authenticator: AuthenticatorDep,
+    request: Request, upstream: ModelUpstreamDep, proxy: ProxyDep
 ) -> Response:
     """Forward `/models*` and `/v2*` to the model-service."""
-    return await _forward(request, upstream, settings, authenticator)
+    return await _forward(request, upstream, proxy)
 
 
 for _path in ("/auth/{rest:path}", "/.well-known/jwks.json"):

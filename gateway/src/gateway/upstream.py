@@ -1,11 +1,14 @@
 """Forwarding a request to an upstream service over a pooled HTTP client."""
 
+import asyncio
+import json
 from dataclasses import dataclass
 
-import httpx
-
 from gateway.access import Principal
+from gateway.balancer import Balancer
+from gateway.breaker import Breaker, CircuitOpen
 from gateway.errors import BadPath, BadUpstreamReply, UpstreamTimeout, UpstreamUnavailable
+from gateway.h1client import BadReply, ConnectFailed, H1Pool, H1Reply, ReadTimeout
 from shared_schemas.health import CHECK_OK
 
 Headers = list[tuple[bytes, bytes]]
@@ -35,8 +38,8 @@ SCOPES = b"x-servir-scopes"
 CLIENT_IP = b"x-servir-client-ip"
 # The caller's credentials stop at the gateway: services learn who it is from X-Servir-*.
 CREDENTIALS = frozenset({b"authorization", b"x-api-key"})
-# The gateway sets its own Date and X-Request-ID; httpx has already decoded the body.
-_DROPPED_REPLY = HOP_BY_HOP | {REQUEST_ID, b"content-encoding", b"date", b"server"}
+# The gateway sets its own Date and X-Request-ID; bodies pass as they came (encoding too).
+_DROPPED_REPLY = HOP_BY_HOP | {REQUEST_ID, b"date", b"server"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +103,24 @@ def forward_target(*, path: str, raw_path: bytes | None, query: bytes) -> str:
 
 
 class Upstream:
-    """One upstream service: a base URL and a pooled client."""
+    """One upstream service: its replicas, their pools, and a circuit breaker."""
 
-    def __init__(self, *, name: str, base_url: str, client: httpx.AsyncClient, retry_after: int):
+    def __init__(
+        self,
+        *,
+        name: str,
+        balancer: Balancer,
+        breaker: Breaker,
+        read_timeout: float,
+        retry_after: int,
+        events: "UpstreamEvents | None" = None,
+    ) -> None:
         self.name = name
-        self.base_url = base_url.rstrip("/")
-        self.client = client
+        self.balancer = balancer
+        self.breaker = breaker
+        self.read_timeout = read_timeout
         self.retry_after = retry_after
+        self.events = events or UpstreamEvents()
 
     async def forward(
         self,
@@ -117,47 +131,117 @@ class Upstream:
         body: bytes,
         wait_seconds: float | None = None,
     ) -> UpstreamReply:
-        """Send one request; map transport failures to 503/504/502.
+        """Send one request to a replica; map failures to 503/504/502.
 
-        `wait_seconds` replaces the client's timeouts (the gateway's own, shorter, calls).
+        A request whose connection failed (nothing sent) is retried once on another replica.
+        `wait_seconds` replaces the read timeout (the gateway's own, shorter, calls).
         """
         try:
-            request = self.client.build_request(
-                method,
-                self.base_url + target,
-                headers=headers,
-                content=body,
-                timeout=httpx.USE_CLIENT_DEFAULT if wait_seconds is None else wait_seconds,
-            )
-            response = await self.client.send(request)
-        except httpx.InvalidURL:
-            raise BadPath("The path is not a valid URL path.") from None
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+            probe = self.breaker.admit()
+        except CircuitOpen as exc:
+            self.events.error(self.name, "circuit_open")
+            raise UpstreamUnavailable(
+                f"The {self.name} is failing; its circuit is open.", retry_after=exc.retry_after
+            ) from None
+        timeout = self.read_timeout if wait_seconds is None else wait_seconds
+        try:
+            reply = await self._send(method, target, headers, body, timeout)
+        except ConnectFailed as exc:
+            # A refused connection fails fast by itself: only one that hangs trips the breaker.
+            if exc.timed_out:
+                self.breaker.failure(probe=probe)
+            else:
+                self.breaker.release(probe=probe)
+            self.events.error(self.name, "connect")
             raise self._unavailable() from None
-        except httpx.TimeoutException:
+        except ReadTimeout:
+            self.breaker.failure(probe=probe)
+            self.events.error(self.name, "timeout")
             raise UpstreamTimeout(f"The {self.name} did not answer in time.") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.DecodingError):
+        except BadReply:
+            self.breaker.failure(probe=probe)
+            self.events.error(self.name, "bad_reply")
             raise BadUpstreamReply(f"The {self.name} sent an invalid reply.") from None
-        reply_headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROPPED_REPLY]
-        return UpstreamReply(response.status_code, reply_headers, response.content)
+        except BaseException:
+            self.breaker.release(probe=probe)
+            raise
+        self.breaker.success(probe=probe)
+        reply_headers = [(k, v) for k, v in reply.headers if k.lower() not in _DROPPED_REPLY]
+        return UpstreamReply(reply.status, reply_headers, reply.body)
+
+    async def _send(
+        self,
+        method: str,
+        target: str,
+        headers: Headers,
+        body: bytes,
+        timeout: float,  # noqa: ASYNC109
+    ) -> H1Reply:
+        replica = self.balancer.pick()
+        if replica is None:
+            raise ConnectFailed("no replica")
+        try:
+            reply = await replica.pool.request(method, target, headers, body, timeout=timeout)
+        except ConnectFailed:
+            self.balancer.connect_failed(replica)
+            other = self.balancer.pick(exclude=replica)
+            if other is None:
+                raise
+            self.events.retry(self.name)
+            try:
+                reply = await other.pool.request(method, target, headers, body, timeout=timeout)
+            except ConnectFailed:
+                self.balancer.connect_failed(other)
+                raise
+            replica = other
+        self.balancer.reached(replica)
+        return reply
 
     def _unavailable(self) -> UpstreamUnavailable:
         return UpstreamUnavailable(f"The {self.name} is unreachable.", retry_after=self.retry_after)
 
     async def readiness(self, *, wait_seconds: float) -> str:
-        """`ok`, or a short reason this upstream is not ready."""
-        try:
-            response = await self.client.get(f"{self.base_url}/readyz", timeout=wait_seconds)
-        except httpx.TimeoutException:
-            return "timeout"
-        except httpx.HTTPError:
-            return "unreachable"
-        if response.status_code != 200:
-            return f"not ready ({response.status_code})"
-        try:
-            status = response.json().get("status")
-        except (ValueError, AttributeError):
-            status = None
-        if status == "ready":
+        """`ok`, `degraded` when only some replicas are ready, or why none is."""
+        replicas = list(self.balancer.replicas)
+        states = await asyncio.gather(*(_ready(r.pool, wait_seconds) for r in replicas))
+        ready = sum(state == CHECK_OK for state in states)
+        if ready == len(states):
             return CHECK_OK
-        return status if status in {"degraded", "not_ready"} else "invalid readiness reply"
+        if ready:
+            return "degraded"
+        serving = [state for state in states if state == "degraded"]
+        return serving[0] if serving else states[0]
+
+    async def aclose(self) -> None:
+        """Close every replica's connections."""
+        await self.balancer.aclose()
+
+
+class UpstreamEvents:
+    """What upstreams report as they go (metrics hook in here); nothing by default."""
+
+    def error(self, upstream: str, kind: str) -> None:
+        """A request failed: connect, timeout, bad_reply or circuit_open."""
+
+    def retry(self, upstream: str) -> None:
+        """A request was retried on another replica."""
+
+
+async def _ready(pool: H1Pool, wait_seconds: float) -> str:
+    try:
+        reply = await pool.request("GET", "/readyz", [], b"", timeout=wait_seconds)
+    except ConnectFailed as exc:
+        return "timeout" if exc.timed_out else "unreachable"
+    except ReadTimeout:
+        return "timeout"
+    except BadReply:
+        return "invalid readiness reply"
+    if reply.status != 200:
+        return f"not ready ({reply.status})"
+    try:
+        status = json.loads(reply.body).get("status")
+    except (ValueError, AttributeError):
+        status = None
+    if status == "ready":
+        return CHECK_OK
+    return status if status in {"degraded", "not_ready"} else "invalid readiness reply"

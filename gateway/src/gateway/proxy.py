@@ -1,0 +1,79 @@
+"""One forwarded request: authenticate, rate-limit, send upstream, relay the answer."""
+
+from collections.abc import Awaitable, Callable
+
+from starlette.responses import Response
+from starlette.types import Scope
+
+from gateway.authentication import Authenticator
+from gateway.clientip import ClientAddress
+from gateway.errors import RateLimited
+from gateway.metrics import GatewayMetrics
+from gateway.ratelimit import RouteLimits
+from gateway.upstream import Upstream, forward_target, upstream_headers
+from shared_schemas.runtime.problems import ServiceError
+
+BodyReader = Callable[[], Awaitable[bytes]]
+
+
+class Proxy:
+    """Everything a forwarded request goes through, in order."""
+
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator,
+        limits: RouteLimits,
+        client_address: ClientAddress,
+        internal_token: str,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self.authenticator = authenticator
+        self.limits = limits
+        self.client_address = client_address
+        self.internal_token = internal_token.encode()
+        self.metrics = metrics
+
+    async def forward(self, scope: Scope, read_body: BodyReader, upstream: Upstream) -> Response:
+        """Authenticate, count, then send the request to `upstream` and relay its answer."""
+        method, path = scope["method"], scope["path"]
+        target = forward_target(
+            path=path, raw_path=scope.get("raw_path"), query=scope["query_string"]
+        )
+        # Before the body is read: a refused caller costs no upload.
+        principal = await self.authenticator.admit(
+            method=method, path=path, headers=scope["headers"]
+        )
+        peer = scope.get("client")
+        client_ip = self.client_address.of(peer[0] if peer else None, scope["headers"])
+        decision = await self.limits.check(
+            method=method,
+            path=path,
+            principal=principal.name if principal is not None else None,
+            client_ip=client_ip,
+        )
+        limit_headers = decision.headers() if decision is not None else []
+        if decision is not None and not decision.allowed:
+            self.metrics.rate_limited(decision.policy.name)
+            raise RateLimited(limit_headers)
+        headers = upstream_headers(
+            scope["headers"],
+            internal_token=self.internal_token,
+            request_id=scope["state"]["request_id"],
+            principal=principal,
+            client_ip=client_ip,
+        )
+        try:
+            reply = await upstream.forward(
+                method=method, target=target, headers=headers, body=await read_body()
+            )
+        except ServiceError as exc:
+            exc.headers.update((key.decode(), value.decode()) for key, value in limit_headers)
+            raise
+        response = Response(reply.body, status_code=reply.status)
+        response.raw_headers = [
+            *reply.headers,
+            *limit_headers,
+            (b"content-length", str(len(reply.body)).encode()),
+        ]
+        return response

@@ -1,0 +1,182 @@
+"""Rate limits: fixed windows counted in Redis by one Lua script, one round trip per request.
+
+A window opens with a principal's (or client IP's) first request and lasts the policy's
+`w` seconds; the first `q` requests in it pass. While Redis is unreachable the gateway counts
+in process instead (fail open, per gateway), and a background probe returns to Redis within
+a second of its recovery.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.windows import LocalWindows
+
+logger = logging.getLogger("servir.gateway.ratelimit")
+
+KEY_PREFIX = "servir:ratelimit:"
+PROBE_SECONDS = 1.0
+# INCR, and set the expiry when the window opens (or was lost); reply the count and the
+# milliseconds left in the window. Counters are kept out of the append-only file: Redis runs
+# with `appendfsync always` for identities, and an fsync per request would cost milliseconds.
+# A restarted Redis starts every window afresh.
+SCRIPT = """
+redis.set_repl(redis.REPL_NONE)
+local count = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+return {count, left}
+"""
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """`quota` requests per `window` seconds, under a name the headers carry."""
+
+    name: str
+    quota: int
+    window: int
+
+    @classmethod
+    def parse(cls, name: str, text: str) -> "Policy":
+        """`<count>/<seconds>`, e.g. `6000/60`."""
+        count, _, seconds = text.partition("/")
+        policy = cls(name, int(count), int(seconds))
+        if policy.quota < 1 or policy.window < 1:
+            raise ValueError(f"rate limit {text!r}: count and seconds must be positive")
+        return policy
+
+    @property
+    def header(self) -> bytes:
+        """The `RateLimit-Policy` value (draft-ietf-httpapi-ratelimit-headers)."""
+        return f'"{self.name}";q={self.quota};w={self.window}'.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One request counted against one policy."""
+
+    policy: Policy
+    allowed: bool
+    remaining: int
+    reset_seconds: int
+
+    def headers(self) -> Headers:
+        """`RateLimit-Policy` and `RateLimit`, plus `Retry-After` when refused."""
+        state = f'"{self.policy.name}";r={self.remaining};t={self.reset_seconds}'.encode()
+        headers = [(b"ratelimit-policy", self.policy.header), (b"ratelimit", state)]
+        if not self.allowed:
+            headers.append((b"retry-after", str(self.reset_seconds).encode()))
+        return headers
+
+
+def decide(policy: Policy, count: int, left_ms: float) -> Decision:
+    """The decision for the `count`-th request of a window with `left_ms` to run."""
+    return Decision(
+        policy=policy,
+        allowed=count <= policy.quota,
+        remaining=max(0, policy.quota - count),
+        reset_seconds=max(1, math.ceil(left_ms / 1000)),
+    )
+
+
+class RateLimiter:
+    """Counts requests in Redis, or in process while Redis is unreachable."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        max_local_keys: int = 100_000,
+        on_fallback: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.script = redis.register_script(SCRIPT)
+        self.local = LocalWindows(max_keys=max_local_keys)
+        self.on_fallback = on_fallback
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def fallback(self) -> bool:
+        """True while counting in process."""
+        return self._probe is not None
+
+    async def check(self, policy: Policy, identity: str) -> Decision:
+        """Count one request of `identity` under `policy`."""
+        if self._probe is None:
+            key = f"{KEY_PREFIX}{policy.name}:{identity}"
+            try:
+                count, left = await self.script(keys=[key], args=[policy.window * 1000])
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._fall_back(exc)
+            else:
+                return decide(policy, int(count), float(left))
+        count, left_ms = self.local.hit(
+            f"{policy.name}:{identity}", policy.window, time.monotonic()
+        )
+        return decide(policy, count, left_ms)
+
+    def _fall_back(self, exc: BaseException) -> None:
+        if self._probe is not None:
+            return
+        logger.warning(
+            "Redis unreachable (%s): rate limits counted in process until it is back",
+            type(exc).__name__,
+        )
+        self._probe = asyncio.get_running_loop().create_task(self._wait_for_redis())
+        if self.on_fallback is not None:
+            self.on_fallback(True)
+
+    async def _wait_for_redis(self) -> None:
+        while True:
+            await asyncio.sleep(PROBE_SECONDS)
+            try:
+                await self.redis.ping()
+            except (RedisError, OSError, TimeoutError):
+                continue
+            break
+        logger.warning("Redis is back: rate limits shared again")
+        self._probe = None
+        self.local.clear()
+        if self.on_fallback is not None:
+            self.on_fallback(False)
+
+    async def aclose(self) -> None:
+        """Stop the probe, if one runs."""
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
+
+
+class RouteLimits:
+    """Which policy a request falls under (API.md), counted by a `RateLimiter`."""
+
+    TOKEN_ROUTE = ("POST", "/auth/token")
+
+    def __init__(self, limiter: RateLimiter | None, *, default: Policy, token: Policy) -> None:
+        self.limiter = limiter
+        self.default = default
+        self.token = token
+
+    async def check(
+        self, *, method: str, path: str, principal: str | None, client_ip: str | None
+    ) -> Decision | None:
+        """The decision for this request, or None when no limit applies."""
+        if self.limiter is None:
+            return None
+        if principal is not None:
+            return await self.limiter.check(self.default, principal)
+        if (method, path) == self.TOKEN_ROUTE and client_ip is not None:
+            return await self.limiter.check(self.token, client_ip)
+        return None
