@@ -5,6 +5,7 @@ which route a request reaches (`/models/a%2Fpredict` is `/models/a/predict` to b
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, Literal
 
 from shared_schemas.auth import ALL_SCOPES, Scope
@@ -40,6 +41,7 @@ class Principal:
     scopes: tuple[Scope, ...]
 
 
+@lru_cache(maxsize=1024)  # a handful of distinct scope strings, parsed once each
 def known_scopes(scope: str | None) -> tuple[Scope, ...]:
     """The known scopes a space-separated list names, in canonical order; others are dropped."""
     named = set((scope or "").split())

@@ -1,38 +1,56 @@
-"""Forwarding as plain ASGI, in front of FastAPI's router.
+"""Forwarding as plain ASGI, in front of FastAPI's whole stack.
 
-Every forwarded request would otherwise pay for FastAPI's routing, dependency resolution and
-exception middlewares before a single byte goes upstream. Forwarded paths are served here,
-inside the shared ServiceMiddleware (request id, access log), with the same `forward` the
-routes use; methods the gateway does not forward fall through to the router (405 + Allow).
+Every forwarded request would otherwise pay for FastAPI's middlewares (error, telemetry,
+body limit, exception, exit stack), routing and dependency resolution before a single byte
+goes upstream. The edge sends forwarded paths down a lean chain of its own: the shared
+ServiceMiddleware (request id, access log, metrics, last-resort 500), CORS when configured,
+then `Forwarder`. Everything else (the gateway's own routes, methods it does not forward,
+which get 405 + Allow) goes to FastAPI as usual.
 """
 
 from functools import partial
 
+from fastapi import FastAPI
 from starlette.datastructures import State
-from starlette.responses import Response
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.config import Settings
+from gateway.cors import cors_options
 from gateway.errors import Overloaded
+from gateway.metrics import GatewayMetrics
 from gateway.proxy import BodyReader, Proxy
 from gateway.routes import FORWARDED_METHODS
 from gateway.upstream import Upstream
 from shared_schemas.runtime.bodies import read_body
+from shared_schemas.runtime.middleware import ServiceMiddleware
 from shared_schemas.runtime.problems import ServiceError
 
 METHODS = frozenset(FORWARDED_METHODS)
 JWKS = "/.well-known/jwks.json"
+AUTH_PREFIX = "/auth/"
+MODEL_PATHS = frozenset({"/models", "/v2"})
+MODEL_PREFIXES = ("/models/", "/v2/")
 
 
-def upstream_for(path: str, state: State) -> Upstream | None:
-    """The upstream a public path belongs to, or None for the gateway's own routes."""
-    if path.startswith("/auth/") or path == JWKS:
-        auth: Upstream = state.auth_upstream
-        return auth
-    if path in {"/models", "/v2"} or path.startswith(("/models/", "/v2/")):
-        model: Upstream = state.model_upstream
-        return model
-    return None
+def forwarded(path: str) -> bool:
+    """True for a public path some upstream serves."""
+    return (
+        path.startswith(AUTH_PREFIX)
+        or path == JWKS
+        or path in MODEL_PATHS
+        or path.startswith(MODEL_PREFIXES)
+    )
+
+
+def upstream_for(path: str, state: State) -> Upstream:
+    """The upstream a forwarded path belongs to."""
+    upstream: Upstream
+    if path.startswith(AUTH_PREFIX) or path == JWKS:
+        upstream = state.auth_upstream
+    else:
+        upstream = state.model_upstream
+    return upstream
 
 
 def body_reader(scope: Scope, receive: Receive, settings: Settings) -> BodyReader:
@@ -46,43 +64,62 @@ def body_reader(scope: Scope, receive: Receive, settings: Settings) -> BodyReade
     return partial(read_body, scope, receive, limit=limit, setting=setting)
 
 
-class ForwardFastPath:
-    """Serves forwarded paths without FastAPI's router; everything else passes through."""
+class Forwarder:
+    """Forwards one request on a public path; beyond `max_in_flight` it sheds (503)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Forward a public path, or hand the request on."""
-        if scope["type"] != "http" or scope["method"] not in METHODS:
-            await self.app(scope, receive, send)
-            return
+        """Forward, then relay the upstream's answer (or an error as problem+json)."""
         state = scope["app"].state
-        upstream = upstream_for(scope["path"], state)
-        if upstream is None:
-            await self.app(scope, receive, send)
-            return
         settings: Settings = state.settings
+        proxy: Proxy = state.proxy
         self.in_flight += 1
         try:
-            response = await self._forward(scope, receive, upstream, settings, state.proxy)
+            if self.in_flight > settings.max_in_flight:
+                proxy.metrics.shed()
+                detail = "The gateway is at capacity; retry shortly."
+                raise Overloaded(detail, retry_after=settings.retry_after_seconds)
+            upstream = upstream_for(scope["path"], state)
+            reply = await proxy.forward(scope, body_reader(scope, receive, settings), upstream)
         except ServiceError as exc:
-            response = exc.response(scope["path"])
+            await exc.response(scope["path"])(scope, receive, send)
+            return
         finally:
             self.in_flight -= 1
-        await response(scope, receive, send)
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
+        )
+        await send({"type": "http.response.body", "body": reply.body})
 
-    async def _forward(
-        self,
-        scope: Scope,
-        receive: Receive,
-        upstream: Upstream,
-        settings: Settings,
-        proxy: Proxy,
-    ) -> Response:
-        if self.in_flight > settings.max_in_flight:
-            proxy.metrics.shed()
-            detail = "The gateway is at capacity; retry shortly."
-            raise Overloaded(detail, retry_after=settings.retry_after_seconds)
-        return await proxy.forward(scope, body_reader(scope, receive, settings), upstream)
+
+class Edge:
+    """Sends forwarded requests down the lean chain, everything else to FastAPI's stack."""
+
+    def __init__(self, full: ASGIApp, lean: ASGIApp) -> None:
+        self.full = full
+        self.lean = lean
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route one request (or lifespan event) to its chain."""
+        if scope["type"] == "http" and scope["method"] in METHODS and forwarded(scope["path"]):
+            await self.lean(scope, receive, send)
+        else:
+            await self.full(scope, receive, send)
+
+
+def install_edge(app: FastAPI, *, settings: Settings, metrics: GatewayMetrics) -> None:
+    """Put the edge in front of the app's middleware stack when Starlette builds it."""
+    build = app.build_middleware_stack
+
+    def build_with_edge() -> ASGIApp:
+        lean: ASGIApp = Forwarder()
+        if settings.cors_origins:
+            lean = CORSMiddleware(lean, **cors_options(settings))
+        lean = ServiceMiddleware(
+            lean, access_log_sample=settings.access_log_sample, observe=metrics.observe_request
+        )
+        return Edge(build(), lean)
+
+    app.build_middleware_stack = build_with_edge  # type: ignore[method-assign]

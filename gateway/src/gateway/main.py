@@ -5,14 +5,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from gateway.clientip import ClientAddress, parse_networks
 from gateway.config import Settings
+from gateway.cors import cors_options
 from gateway.docs import merged_openapi
 from gateway.docs import router as docs_router
-from gateway.fastpath import ForwardFastPath
+from gateway.fastpath import install_edge
 from gateway.metrics import GatewayMetrics, RequestMetrics, running_metrics_server
 from gateway.proxy import Proxy
 from gateway.ratelimit import Policy, RateLimiter, RouteLimits
@@ -80,37 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(docs_router)
-    # Inside the shared middleware (request id, access log), in front of forwarding.
     if settings.cors_origins:
-        app.user_middleware.append(cors(settings))
-    app.user_middleware.append(Middleware(ForwardFastPath))
+        app.add_middleware(CORSMiddleware, **cors_options(settings))
     app.state.metrics = metrics
     # Outermost: every answer counts, the shared middleware's own 401s and 500s too.
     app.add_middleware(RequestMetrics, metrics=metrics)
+    # Forwarded paths skip all of the above for a lean chain of their own (fastpath.py).
+    install_edge(app, settings=settings, metrics=metrics)
     return app
-
-
-def cors(settings: Settings) -> Middleware:
-    """CORS for the listed origins (API.md): bearer tokens or API keys, never cookies."""
-    return Middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
-        allow_headers=[
-            "Authorization",
-            "Content-Type",
-            "X-API-Key",
-            "X-Request-ID",
-            "Inference-Header-Content-Length",
-        ],
-        expose_headers=[
-            "X-Request-ID",
-            "RateLimit",
-            "RateLimit-Policy",
-            "Retry-After",
-            "WWW-Authenticate",
-            "Inference-Header-Content-Length",
-        ],
-        allow_credentials=False,
-        max_age=settings.cors_max_age_seconds,
-    )

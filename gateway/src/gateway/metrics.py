@@ -145,6 +145,12 @@ class GatewayMetrics:
             self._children[(route, method, status)] = children
         return children
 
+    def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
+        """`observe` for a served ASGI request (status 0: none was sent, counted as 499)."""
+        method = scope["method"]
+        route = route_template(method, scope["path"])
+        self.observe(route, method, status or NO_RESPONSE, seconds)
+
     def upstream_error(self, upstream: str, kind: str) -> None:
         """Count a failed upstream call: connect, timeout, bad_reply or circuit_open."""
         if kind not in UPSTREAM_ERROR_KINDS:

@@ -2,7 +2,6 @@
 
 from collections.abc import Awaitable, Callable
 
-from starlette.responses import Response
 from starlette.types import Scope
 
 from gateway.authentication import Authenticator
@@ -10,7 +9,7 @@ from gateway.clientip import ClientAddress
 from gateway.errors import RateLimited
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RouteLimits
-from gateway.upstream import Upstream, forward_target, upstream_headers
+from gateway.upstream import Upstream, UpstreamReply, forward_target, upstream_headers
 from shared_schemas.runtime.problems import ServiceError
 
 BodyReader = Callable[[], Awaitable[bytes]]
@@ -34,8 +33,11 @@ class Proxy:
         self.internal_token = internal_token.encode()
         self.metrics = metrics
 
-    async def forward(self, scope: Scope, read_body: BodyReader, upstream: Upstream) -> Response:
-        """Authenticate, count, then send the request to `upstream` and relay its answer."""
+    async def forward(
+        self, scope: Scope, read_body: BodyReader, upstream: Upstream
+    ) -> UpstreamReply:
+        """Authenticate, count, then send the request to `upstream`; its answer, headers
+        ready for the caller (rate-limit headers and Content-Length added)."""
         method, path = scope["method"], scope["path"]
         target = forward_target(
             path=path, raw_path=scope.get("raw_path"), query=scope["query_string"]
@@ -70,10 +72,9 @@ class Proxy:
         except ServiceError as exc:
             exc.headers.update((key.decode(), value.decode()) for key, value in limit_headers)
             raise
-        response = Response(reply.body, status_code=reply.status)
-        response.raw_headers = [
+        headers = [
             *reply.headers,
             *limit_headers,
             (b"content-length", str(len(reply.body)).encode()),
         ]
-        return response
+        return UpstreamReply(reply.status, headers, reply.body)

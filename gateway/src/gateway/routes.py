@@ -61,7 +61,10 @@ async def readyz(
 
 
 async def _forward(request: Request, upstream: Upstream, proxy: Proxy) -> Response:
-    return await proxy.forward(request.scope, request.body, upstream)
+    reply = await proxy.forward(request.scope, request.body, upstream)
+    response = Response(reply.body, status_code=reply.status)
+    response.raw_headers = reply.headers
+    return response
 
 
 async def forward_to_auth(request: Request, upstream: AuthUpstreamDep, proxy: ProxyDep) -> Response:

@@ -7,7 +7,7 @@ import hmac
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +16,9 @@ from shared_schemas.runtime.problems import problem_response
 
 INTERNAL_TOKEN_HEADER = b"x-servir-internal-token"
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+
+# Called once per request with its scope, status (0: no answer was sent) and duration.
+Observer = Callable[[Scope, int, float], None]
 
 access_logger = logging.getLogger("servir.access")
 error_logger = logging.getLogger("servir.errors")
@@ -38,8 +41,10 @@ class ServiceMiddleware:
         access_log_sample: float,
         internal_token: str | None = None,
         open_paths: Iterable[str] = OPEN_PATHS,
+        observe: Observer | None = None,
     ) -> None:
         self.app = app
+        self.observe = observe
         self.sample = access_log_sample
         self.token = internal_token.encode() if internal_token is not None else None
         self.open_paths = frozenset(open_paths)
@@ -74,7 +79,10 @@ class ServiceMiddleware:
                 raise
             await self._fail(scope, receive, send_with_id)
         finally:
-            self._log(scope, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self._log(scope, status, seconds)
+            if self.observe is not None:
+                self.observe(scope, status, seconds)
             request_id_var.reset(reset)
 
     def _allowed(self, scope: Scope) -> bool:
