@@ -15,7 +15,8 @@ from gateway.docs import router as docs_router
 from gateway.fastpath import install_edge
 from gateway.metrics import GatewayMetrics, RequestMetrics, running_metrics_server
 from gateway.proxy import Proxy
-from gateway.ratelimit import Policy, RateLimiter, RouteLimits
+from gateway.ratelimit import SCRIPT, Policy, RateLimiter, RouteLimits
+from gateway.redis_script import ScriptClient, supports
 from gateway.routes import router
 from gateway.security import running_authenticator
 from gateway.upstream_set import running_upstreams
@@ -26,8 +27,10 @@ def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> R
     """The rate limits of API.md, or none when `GATEWAY_RATE_LIMIT_ENABLED=false`."""
     limiter = None
     if settings.rate_limit_enabled:
+        url, timeout = settings.redis_url, settings.redis_timeout_seconds
         limiter = RateLimiter(
             redis,
+            script=ScriptClient(url, SCRIPT, timeout=timeout) if supports(url) else None,
             max_local_keys=settings.rate_limit_max_local_keys,
             on_fallback=metrics.set_fallback,
         )
