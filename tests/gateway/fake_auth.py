@@ -13,6 +13,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi import FastAPI
 
 from gateway.config import Settings
 from gateway.main import create_app
@@ -125,6 +126,7 @@ class Stack:
     fake: FakeAuth
     auth: Upstream
     model: Upstream
+    app: FastAPI
 
 
 @asynccontextmanager
@@ -136,8 +138,9 @@ async def running_stack(
     handlers = {JWKS_PATH: fake.jwks, INTROSPECT_PATH: fake.introspect}
     async with running_upstream("record", handlers) as auth, running_upstream("record") as model:
         settings = gateway_settings(auth=auth.url, model=model.url, redis_url=redis_url, **extra)
-        async with serve_in_process(create_app(settings)) as client:
-            yield Stack(client=client, fake=fake, auth=auth, model=model)
+        app = create_app(settings)
+        async with serve_in_process(app) as client:
+            yield Stack(client=client, fake=fake, auth=auth, model=model, app=app)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""The circuit breaker per upstream: opens after repeated failures, refuses at once, and a
-half-open probe closes it again; replicas from a URL list share the load."""
+"""Upstream health: the circuit breaker per upstream (opens after repeated failures, refuses at
+once, a half-open probe closes it again); replicas from a URL list or a resolved host name share
+the load, and a dead one is skipped."""
 
 import asyncio
 import time
@@ -93,3 +94,20 @@ async def test_replicas_share_the_load_and_a_dead_one_is_skipped() -> None:
     assert {answer.status_code for answer in answers} == {200}  # the dead one: retried
     assert len(first.requests) >= 10
     assert len(second.requests) >= 10
+
+
+async def test_a_host_name_is_resolved_into_its_addresses_as_replicas() -> None:
+    fake = FakeAuth()
+    async with running_upstream("record") as model:
+        port = model.url.rsplit(":", 1)[1]
+        async with running_stack(
+            fake, model_service_url=f"http://localhost:{port}", upstream_resolve_seconds=0.2
+        ) as stack:
+            await asyncio.sleep(0.5)
+            replicas = [r.address for r in stack.app.state.model_upstream.balancer.replicas]
+            answers = [
+                await stack.client.get("/v2", headers=bearer(fake.signer.token())) for _ in range(5)
+            ]
+    assert f"127.0.0.1:{port}" in replicas
+    assert "localhost" not in " ".join(replicas)
+    assert {answer.status_code for answer in answers} == {200}
