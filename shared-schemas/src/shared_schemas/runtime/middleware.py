@@ -3,6 +3,7 @@
 Pure ASGI rather than Starlette's BaseHTTPMiddleware: it adds a few microseconds, not a task hop.
 """
 
+import asyncio
 import hmac
 import logging
 import random
@@ -73,6 +74,11 @@ class ServiceMiddleware:
                 await self.app(scope, receive, send_with_id)
             else:
                 await self._refuse(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # The server cut the request (a shutdown grace ran out): say so, then stop.
+            if not status:
+                await self._cut(scope, receive, send_with_id)
+            raise
         except Exception:
             error_logger.exception("unhandled error", extra={"path": scope["path"]})
             if status:
@@ -99,6 +105,13 @@ class ServiceMiddleware:
     async def _fail(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = "The service failed to handle this request; it has been logged."
         response = problem_response(status=500, detail=detail, instance=scope["path"])
+        await response(scope, receive, send)
+
+    async def _cut(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = "The service is shutting down and could not finish this request; retry."
+        response = problem_response(
+            status=503, detail=detail, instance=scope["path"], headers={"Retry-After": "1"}
+        )
         await response(scope, receive, send)
 
     def _log(self, scope: Scope, status: int, seconds: float) -> None:
