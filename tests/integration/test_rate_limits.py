@@ -19,7 +19,7 @@ from tests.integration.identity import bearer, login
 pytestmark = pytest.mark.integration
 IRIS = {"instances": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,
                        "petal_width": 0.2}]}  # fmt: skip
-KEY = "servir:ratelimit:default:admin"
+KEY = "servir:ratelimit:default:600:admin"
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,28 @@ def test_redis_killed_predictions_flow_then_limits_are_shared_again(own_stack: S
     aof = b"".join(path.read_bytes() for path in own_stack.data_dir.glob("redis/**/*.aof"))
     assert b"auth:user:admin" in aof
     assert b"servir:ratelimit" not in aof
+
+
+def test_exact_arithmetic_over_real_sockets(own_stack: Stack) -> None:
+    own_stack.restart_service(
+        "gateway", env={"GATEWAY_RATE_LIMIT_DEFAULT": "5/2", "GATEWAY_RATE_LIMIT_TOKEN": "2/60"}
+    )
+    with httpx.Client(base_url=own_stack.gateway_url, timeout=10, trust_env=False) as gateway:
+        token = login(gateway, "admin", DEV_ADMIN_PASSWORD).json()["access_token"]
+        answers = [predict(gateway, token) for _ in range(6)]
+        time.sleep(2.1)
+        renewed = predict(gateway, token)
+        second_login = login(gateway, "admin", DEV_ADMIN_PASSWORD)
+        third_login = login(gateway, "admin", "wrong")
+    assert [answer.status_code for answer in answers] == [200] * 5 + [429]
+    assert [remaining(answer) for answer in answers] == [4, 3, 2, 1, 0, 0]
+    assert {answer.headers["ratelimit-policy"] for answer in answers} == {'"default";q=5;w=2'}
+    refused = answers[-1]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["retry-after"]) <= 2
+    assert renewed.status_code == 200
+    assert remaining(renewed) == 4
+    assert second_login.status_code == 200
+    assert second_login.headers["ratelimit"].startswith('"token";r=0;')
+    assert third_login.status_code == 429
+    assert third_login.json()["error"] == "invalid_request"

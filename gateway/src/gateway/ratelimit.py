@@ -119,7 +119,8 @@ class RateLimiter:
     async def check(self, policy: Policy, identity: str) -> Decision:
         """Count one request of `identity` under `policy`."""
         if self._probe is None:
-            key = f"{KEY_PREFIX}{policy.name}:{identity}"
+            # The window length is part of the key: a changed policy starts afresh.
+            key = f"{KEY_PREFIX}{policy.name}:{policy.window}:{identity}"
             try:
                 count, left = await self.script([key], [policy.window * 1000])
             except (RedisError, OSError, TimeoutError) as exc:
