@@ -18,10 +18,10 @@ SOURCES := shared-schemas/src gateway/src auth-service/src model-service/src scr
 COMPOSE = $(shell $(RUN) python -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')")
 PYTEST_FLAGS ?= $(if $(CI),-p no:cacheprovider,)
 
-.PHONY: requirements help install uv redis-server wrk browser models run up down test unit integration lint fmt typecheck compose-check bench clean
+.PHONY: requirements help install uv redis-server wrk browser models run up down test unit integration e2e lint fmt typecheck compose-check bench soak fuzz clean
 
 help: ## List every target
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 uv: ## Install uv with pip when it is missing
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -59,6 +59,9 @@ up: ## docker compose up --build (detached, waits until healthy)
 down: ## docker compose down (keeps volumes)
 	docker compose down
 
+e2e: $(STAMP) browser ## The compose stack in real containers, as CI runs it (root): build, up, tests, scale, down
+	@COMPOSE_BIN="$(COMPOSE)" RUN="$(RUN)" PYTHON="$(PYTHON)" PYTEST_FLAGS="$(PYTEST_FLAGS)" scripts/e2e.sh
+
 lint: $(STAMP) ## ruff check and ruff format --check
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
@@ -85,6 +88,12 @@ test: lint typecheck compose-check redis-server browser ## Everything CI runs: l
 
 bench: $(STAMP) redis-server wrk models ## Bounded load through the gateway and straight to the model-service; prints JSON
 	@$(RUN) python scripts/bench.py
+
+soak: $(STAMP) redis-server models ## Open-loop mixed load through the gateway: 100 req/s 60 s, 3x 30 s, recovery; JSON, fails on a missed criterion
+	@$(RUN) python scripts/soak.py
+
+fuzz: $(STAMP) redis-server models ## Schemathesis, every check, over the gateway's OpenAPI on a real stack (3 seeds, under 5 min)
+	@$(RUN) python scripts/fuzz.py
 
 clean: ## Remove .venv, .data and caches
 	rm -rf $(VENV) .data .build .mypy_cache .ruff_cache .pytest_cache

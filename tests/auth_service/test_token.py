@@ -162,3 +162,18 @@ async def test_disabled_user_cannot_log_in_or_refresh(auth: httpx.AsyncClient) -
     await auth.patch("/auth/users/gina", json={"disabled": True}, headers=ADMIN)
     assert (await login(auth, "gina", "user-password-1")).json()["error"] == "invalid_grant"
     assert (await refresh(auth, token)).status_code == 400
+
+
+async def test_unknown_parameters_are_ignored_even_repeated(auth: httpx.AsyncClient) -> None:
+    form = "grant_type=password&username=admin&password=admin-password-for-tests&x=1&x=2"
+    headers = {**INTERNAL, "content-type": "application/x-www-form-urlencoded"}
+    response = await auth.post("/auth/token", content=form, headers=headers)
+    assert response.status_code == 200
+
+
+async def test_a_repeated_parameter_is_invalid_request(auth: httpx.AsyncClient) -> None:
+    form = "grant_type=password&username=admin&username=admin&password=admin-password-for-tests"
+    headers = {**INTERNAL, "content-type": "application/x-www-form-urlencoded"}
+    response = await auth.post("/auth/token", content=form, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

@@ -35,6 +35,14 @@ async def test_listing_is_paginated_in_username_order(auth: httpx.AsyncClient) -
     assert page["offset"] == 1
 
 
+async def test_listing_refuses_an_offset_past_any_page(auth: httpx.AsyncClient) -> None:
+    response = await auth.get(
+        "/auth/users?offset=24700270583421417745107642706412175360", headers=ADMIN
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "offset"]
+
+
 @pytest.mark.parametrize(
     "body", [{"password_hash": "x"}, {"username": "other"}, {"created_at": "2020-01-01T00:00:00Z"}]
 )
@@ -104,7 +112,7 @@ async def test_me_and_password_change(auth: httpx.AsyncClient) -> None:
         json={"current_password": "nope", "new_password": "brand-new-pass"},
         headers=as_principal("mona"),
     )
-    assert wrong.status_code == 400
+    assert wrong.status_code == 403
     changed = await auth.post(
         "/auth/me/password",
         json={"current_password": "user-password-1", "new_password": "brand-new-pass"},
@@ -119,3 +127,28 @@ async def test_routes_need_an_identity(auth: httpx.AsyncClient) -> None:
     response = await auth.get("/auth/me", headers=INTERNAL)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_json_routes_refuse_other_media_types_with_415(
+    auth: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = dict(ADMIN)
+    if content_type is not None:
+        headers["content-type"] = content_type
+    body = b'{"username": "mallory", "password": "mallory-password-1"}'
+    response = await auth.post("/auth/users", content=body, headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"username": "\xff\xfe"}', b'{"username": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"]
+)
+async def test_bodies_that_are_not_json_at_all_are_422(
+    auth: httpx.AsyncClient, body: bytes
+) -> None:
+    headers = {**ADMIN, "content-type": "application/json"}
+    response = await auth.post("/auth/users", content=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["type"] == "json_invalid"

@@ -16,8 +16,10 @@ RULES = [
     ("POST", "/auth/revoke", PUBLIC),
     ("GET", "/v2/health/live", PUBLIC),
     ("HEAD", "/v2/health/ready", PUBLIC),
-    ("GET", "/auth/token", AUTHENTICATED),
-    ("POST", "/.well-known/jwks.json", AUTHENTICATED),
+    # Another method on a public path: the upstream's 405 + Allow, whoever asks (RFC 9110).
+    ("GET", "/auth/token", PUBLIC),
+    ("POST", "/.well-known/jwks.json", PUBLIC),
+    ("PUT", "/v2/health/live", PUBLIC),
     ("GET", "/auth/me", AUTHENTICATED),
     ("POST", "/auth/me/password", AUTHENTICATED),
     ("POST", "/auth/api-keys", AUTHENTICATED),
@@ -47,7 +49,7 @@ RULES = [
     ("POST", "/v2/repository/index", "models:admin"),
     ("POST", "/v2/repository/models/iris/load", "models:admin"),
     ("POST", "/v2/models/iris/predict", "models:admin"),
-    ("POST", "/v2/health/live", "models:admin"),
+    ("POST", "/v2/health/livez", "models:admin"),
 ]
 
 

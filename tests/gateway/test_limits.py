@@ -27,7 +27,8 @@ async def test_declared_body_over_the_limit_is_413_and_never_forwarded() -> None
             response = await client.post("/auth/token", content=b"x" * (LIMIT + 1))
             fits = await client.post("/auth/token", content=b"x" * LIMIT)
     assert response.status_code == 413
-    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["content-type"] == "application/json"  # RFC 6749's error body
+    assert response.json()["error"] == "invalid_request"
     assert fits.status_code == 200
     assert len(posted(auth.requests)) == 1
 

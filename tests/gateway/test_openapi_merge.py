@@ -134,6 +134,35 @@ def test_authenticated_operations_name_their_scope(
 
 
 @pytest.mark.parametrize(
+    ("path", "method", "expected"),
+    [
+        ("/livez", "get", set()),
+        ("/auth/token", "post", {"429", "502", "503", "504"}),
+        ("/v2/health/live", "get", {"502", "503", "504"}),
+        ("/auth/me", "get", {"429", "502", "503", "504"}),
+        ("/auth/users", "post", {"413", "429", "502", "503", "504"}),
+    ],
+)
+def test_forwarded_operations_declare_what_the_gateway_answers(
+    path: str, method: str, expected: set[str]
+) -> None:
+    responses = merged()["paths"][path][method]["responses"]
+    assert {"413", "429", "502", "503", "504"} & set(responses) == expected
+    if "429" in expected:
+        assert responses["429"]["headers"]["Retry-After"]["required"] is True
+
+
+def test_the_gateways_errors_have_each_operations_error_body() -> None:
+    oauth = {"application/json": {"schema": ref("OAuthError")}}
+    auth = copy.deepcopy(AUTH)
+    auth["paths"]["/auth/token"]["post"]["responses"]["400"] = {"content": oauth}
+    auth["components"]["schemas"]["OAuthError"] = {"type": "object"}
+    paths = merge(OWN, {"auth": auth, "model": MODEL})["paths"]
+    assert paths["/auth/token"]["post"]["responses"]["503"]["content"] == oauth
+    assert paths["/auth/me"]["get"]["responses"]["503"]["content"] == ERROR
+
+
+@pytest.mark.parametrize(
     "path", ["/livez", "/auth/token", "/.well-known/jwks.json", "/v2/health/live"]
 )
 def test_public_operations_need_no_credential(path: str) -> None:

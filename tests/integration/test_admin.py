@@ -58,7 +58,7 @@ def test_api_key_limits(gateway: httpx.Client, stack: RunningStack) -> None:
     beyond = gateway.post(
         "/auth/api-keys", json={"name": "x", "scopes": ["models:admin"]}, headers=bearer(token)
     )
-    assert beyond.status_code == 422
+    assert beyond.status_code == 403
     for index in range(10):
         created = gateway.post("/auth/api-keys", json={"name": f"k{index}"}, headers=bearer(token))
         assert created.status_code == 201

@@ -1,8 +1,6 @@
 """Two model-service replicas behind the gateway: load spreads over both; one SIGKILLed under
 load → ejected, and no request fails once it is; none ever gets a 500; it comes back."""
 
-import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +13,9 @@ from auth_service.config import DEV_ADMIN_PASSWORD
 from servir_stack import Stack
 from tests.integration.conftest import copy_models, stack_env
 from tests.integration.identity import bearer, login
+from tests.integration.load import IRIS, Load, served_predictions
 
 pytestmark = pytest.mark.integration
-IRIS = {"instances": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,
-                       "petal_width": 0.2}]}  # fmt: skip
 EJECT_SECONDS = 1.0
 
 
@@ -34,43 +31,6 @@ def two_replicas(tmp_path_factory: pytest.TempPathFactory, demo_models: Path) ->
         yield stack
 
 
-def served_predictions(stack: Stack, name: str) -> int:
-    """Predictions the replica `name` logged (every request is logged in tests)."""
-    lines = (stack.log_dir / f"{name}.log").read_text().splitlines()
-    return sum(
-        1 for line in lines
-        if line.startswith("{") and json.loads(line).get("path") == "/models/iris/predict"
-    )  # fmt: skip
-
-
-class Load:
-    """Threads posting predictions until stopped; every answer's status and time."""
-
-    def __init__(self, url: str, token: str, threads: int = 4) -> None:
-        self.url, self.token = url, token
-        self.answers: list[tuple[float, int]] = []
-        self.stopped = threading.Event()
-        self.threads = [threading.Thread(target=self._run) for _ in range(threads)]
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=10, trust_env=False) as client:
-            while not self.stopped.is_set():
-                status = client.post(
-                    "/models/iris/predict", json=IRIS, headers=bearer(self.token)
-                ).status_code
-                self.answers.append((time.monotonic(), status))
-
-    def __enter__(self) -> "Load":
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopped.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
-
-
 def test_load_spreads_and_a_killed_replica_costs_no_request_once_ejected(
     two_replicas: Stack,
 ) -> None:
@@ -78,7 +38,7 @@ def test_load_spreads_and_a_killed_replica_costs_no_request_once_ejected(
     with httpx.Client(base_url=stack.gateway_url, timeout=10, trust_env=False) as gateway:
         token = login(gateway, "admin", DEV_ADMIN_PASSWORD).json()["access_token"]
         before = {n: served_predictions(stack, n) for n in ("model-service", "model-service-2")}
-        with Load(stack.gateway_url, token) as load:
+        with Load(stack.gateway_url, {"admin": bearer(token)}) as load:
             time.sleep(1.5)
             stack.kill("model-service-2")
             killed_at = time.monotonic()
@@ -86,10 +46,10 @@ def test_load_spreads_and_a_killed_replica_costs_no_request_once_ejected(
         served = {n: served_predictions(stack, n) - before[n] for n in before}
         assert min(served.values()) > 20, served  # both replicas took their share
 
-        statuses = [status for _, status in load.answers]
+        statuses = [answer.status for answer in load.answers]
         assert 500 not in statuses
         assert len(statuses) > 100
-        after_ejection = [s for at, s in load.answers if at > killed_at + 0.5]
+        after_ejection = [a.status for a in load.answers if a.at > killed_at + 0.5]
         assert after_ejection
         assert set(after_ejection) == {200}
         failed = [s for s in statuses if s != 200]

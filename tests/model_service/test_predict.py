@@ -1,9 +1,13 @@
 """The friendly JSON API: each model's typed contract, errors naming row and field, limits."""
 
 import asyncio
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from model_service.config import Settings
@@ -86,6 +90,19 @@ async def test_non_finite_numbers_are_422(models: httpx.AsyncClient, number: byt
     assert response.json()["errors"][0]["loc"][-1] == "sepal_length"
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_body_not_declared_json_is_415(
+    models: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = dict(INTERNAL)
+    if content_type is not None:
+        headers["content-type"] = content_type
+    body = json.dumps({"instances": [SETOSA]})
+    response = await models.post("/models/iris/predict", content=body, headers=headers)
+    assert response.status_code == 415
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 async def test_rows_beyond_the_limit_are_422_naming_it(model_settings: Settings) -> None:
     small = model_settings.model_copy(update={"max_rows": 3})
     async with serve_in_process(create_app(small)) as client:
@@ -130,6 +147,34 @@ async def test_openapi_has_a_typed_path_per_model(models: httpx.AsyncClient) -> 
     assert "ChurnContract" in schema["components"]["schemas"]
 
 
+async def test_openapi_types_each_version_and_leaves_templates_out(
+    store: Path, model_settings: Settings
+) -> None:
+    second = store / "iris" / "2"
+    shutil.copytree(store / "iris" / "1", second)
+    manifest = json.loads((second / "manifest.json").read_text())
+    manifest["version"] = "2"
+    manifest["features"][0]["max"] = 50.0  # a different contract from version 1's
+    (second / "manifest.json").write_text(json.dumps(manifest))
+    async with serve_in_process(create_app(model_settings)) as client:
+        schema = (await client.get("/openapi.json", headers=INTERNAL)).json()
+    paths, components = schema["paths"], schema["components"]["schemas"]
+    assert "/models/{name}/predict" not in paths
+    assert "/models/{name}/versions/{version}/predict" not in paths
+
+    def request_of(path: str) -> str:
+        body = paths[path]["post"]["requestBody"]["content"]["application/json"]
+        name: str = body["schema"]["$ref"].rsplit("/", 1)[-1]
+        return name
+
+    assert request_of("/models/iris/versions/1/predict") == "IrisPredictRequest"
+    assert request_of("/models/iris/versions/2/predict") == "IrisPredictRequestV2"
+    assert request_of("/models/iris/predict") == "IrisPredictRequestV2"
+    assert components["IrisInstanceV2"]["properties"]["sepal_length"]["maximum"] == 50.0
+    assert components["IrisInstance"]["properties"]["sepal_length"]["maximum"] == 100.0
+    assert "PredictResponse" in components
+
+
 async def test_hundreds_of_concurrent_callers_each_get_their_own_rows(
     models: httpx.AsyncClient,
 ) -> None:
@@ -159,6 +204,28 @@ async def test_one_bad_request_does_not_touch_its_neighbours(models: httpx.Async
     ]
     answers = await asyncio.gather(*good, *bad)
     assert [a.status_code for a in answers] == [200] * 20 + [422] * 5
+
+
+async def test_numbers_past_float32_are_422_naming_the_field(models: httpx.AsyncClient) -> None:
+    metadata = (await models.get("/models/breast-cancer", headers=INTERNAL)).json()
+    names = [feature["name"] for feature in metadata["features"]]
+    huge = {**dict.fromkeys(names, 1.0), names[-1]: 1.7976931348623157e308}  # finite float64
+    response = await predict(models, "breast-cancer", {"instances": [huge]})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "instances", 0, names[-1]]
+    maximum = metadata["input_schema"]["properties"][names[-1]]["maximum"]
+    assert maximum == float(np.finfo(np.float32).max)
+
+
+async def test_a_huge_unknown_field_is_422_naming_it_cut_short(models: httpx.AsyncClient) -> None:
+    response = await predict(models, "iris", {"instances": [{**SETOSA, "x" * 70_000: 1}]})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "instances", 0, "x" * 200 + "..."]
+
+
+async def test_integral_numbers_fit_int_features(models: httpx.AsyncClient) -> None:
+    response = await predict(models, "churn", {"instances": [{**CUSTOMER, "tenure_months": 2.0}]})
+    assert response.status_code == 200
 
 
 async def test_metrics_count_errors_and_out_of_range_inputs(models: httpx.AsyncClient) -> None:

@@ -59,9 +59,14 @@ CASES_400: dict[str, Any] = {
     "numbers to a category model": json_case({"inputs": [tensor([[1, 2, 3, 4]])]}, "churn"),
     "fractions in INT64": json_case({"inputs": [tensor([SETOSA], "INT64")]}),
     "strings in FP64": json_case({"inputs": [tensor([["a", "b", "c", "d"]])]}),
+    "booleans among FP64 numbers": json_case({"inputs": [tensor([[5.1, True, 1.4, 0.2]])]}),
+    "booleans among INT64 numbers": json_case({"inputs": [tensor([[5, 3, 1, False]], "INT64")]}),
     "ragged data": json_case({"inputs": [{**ROW, "data": [[1.0, 2.0], [3.0]]}]}),
     "value above maximum": json_case({"inputs": [tensor([[500.0, 1.0, 1.0, 1.0]])]}),
     "value below minimum": json_case({"inputs": [tensor([[-1.0, 1.0, 1.0, 1.0]])]}),
+    "finite but past float32 for a forest": json_case(
+        {"inputs": [tensor([[1e300] * 30])]}, "breast-cancer"
+    ),
     "two inputs": json_case({"inputs": [ROW, ROW]}),
     "wrong input name": json_case({"inputs": [{**ROW, "name": "x"}]}),
     "unknown output": json_case({"inputs": [ROW], "outputs": [{"name": "logits"}]}),
@@ -129,6 +134,15 @@ async def test_invalid_request_bodies_are_422(v2: httpx.AsyncClient, body: bytes
     assert response.json()["errors"]
 
 
+async def test_a_huge_field_name_is_422_naming_it_cut_short(v2: httpx.AsyncClient) -> None:
+    key = "k" * 70_000  # longer than any string a contract holds
+    body = {"inputs": [ROW], "outputs": [{"name": "predict", "parameters": {key: [1]}}]}
+    response = await v2.post("/v2/models/iris/infer", content=json.dumps(body), headers=INTERNAL)
+    assert_protocol_error(response, 422)
+    loc = response.json()["errors"][0]["loc"]
+    assert loc[:5] == ["body", "outputs", 0, "parameters", "k" * 200 + "..."]
+
+
 async def test_rows_beyond_the_limit_are_422_naming_it(v2: httpx.AsyncClient) -> None:
     model, body, headers = binary_case(np.tile(FP64_ROW, (1001, 1)), "FP64")
     response = await v2.post(f"/v2/models/{model}/infer", content=body, headers=headers)
@@ -148,6 +162,16 @@ async def test_unknown_model_and_version_are_404(v2: httpx.AsyncClient) -> None:
 async def test_compressed_body_is_415(v2: httpx.AsyncClient) -> None:
     headers = {**INTERNAL, "Content-Encoding": "gzip"}
     response = await v2.post("/v2/models/iris/infer", content=b"\x1f\x8b", headers=headers)
+    assert_protocol_error(response, 415)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_a_body_declared_neither_json_nor_binary_is_415(
+    v2: httpx.AsyncClient, content_type: str
+) -> None:
+    body = json.dumps({"inputs": [ROW]})
+    headers = {**INTERNAL, "Content-Type": content_type}
+    response = await v2.post("/v2/models/iris/infer", content=body, headers=headers)
     assert_protocol_error(response, 415)
 
 

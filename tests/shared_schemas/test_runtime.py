@@ -59,6 +59,19 @@ async def test_method_not_allowed_names_allowed_methods() -> None:
     assert response.json()["title"] == "Method Not Allowed"
 
 
+async def test_method_not_allowed_names_every_route_of_the_path() -> None:
+    app = make_app()
+
+    @app.get("/rows")
+    async def list_rows() -> list[Row]:
+        return []
+
+    async with serve_in_process(app) as client:
+        response = await client.put("/rows")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+
+
 async def test_validation_error_names_row_and_field() -> None:
     async with serve_in_process(make_app()) as client:
         response = await client.post("/rows", json={"rows": [{"x": 1.0}, {"x": "high"}]})
@@ -149,6 +162,13 @@ async def test_access_log_sample_zero_logs_no_success(capsys: pytest.CaptureFixt
     assert '"msg":"request"' not in capsys.readouterr().out
 
 
+async def test_a_huge_field_name_is_cut_short_in_the_422() -> None:
+    async with serve_in_process(make_app()) as client:
+        response = await client.post("/rows", json={"rows": [{"x": 1.0, "y" * 70_000: 2}]})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "rows", 0, "y" * 200 + "..."]
+
+
 async def test_openapi_documents_problem_bodies() -> None:
     async with serve_in_process(make_app()) as client:
         schema = (await client.get("/openapi.json")).json()
@@ -159,6 +179,20 @@ async def test_openapi_documents_problem_bodies() -> None:
     assert invalid["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
     v2 = schema["paths"]["/v2/thing"]["get"]["responses"]["422"]["content"]
     assert v2["application/problem+json"]["schema"]["$ref"].endswith("/V2Problem")
+
+
+async def test_openapi_gives_errors_declared_by_description_the_problem_body() -> None:
+    app = make_app()
+
+    @app.delete("/rows/{row}", status_code=204, responses={404: {"description": "No such row"}})
+    async def delete_row(row: int) -> None:
+        return None
+
+    async with serve_in_process(app) as client:
+        schema = (await client.get("/openapi.json")).json()
+    missing = schema["paths"]["/rows/{row}"]["delete"]["responses"]["404"]
+    assert missing["description"] == "No such row"
+    assert missing["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
 
 
 def test_production_refuses_development_internal_token() -> None:

@@ -40,6 +40,10 @@ class Settings(ServiceSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     max_in_flight: int = Field(default=1024, ge=1, le=1_000_000)
+    # The request head (request line and headers): beyond either limit, 431 before anything
+    # is read further or forwarded.
+    max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024, le=1024 * 1024)
+    max_headers: int = Field(default=100, ge=32, le=1000)
     # /openapi.json merges the upstreams' documents, refetched once older than this (so a new
     # model shows within about that long); an upstream that fails keeps its last good document.
     openapi_max_age_seconds: float = Field(default=1.0, ge=0, le=3600)

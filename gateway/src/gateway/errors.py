@@ -3,7 +3,7 @@
 import orjson
 from starlette.responses import Response
 
-from shared_schemas.problems import OAuthError
+from shared_schemas.problems import OAuthError, OAuthErrorCode
 from shared_schemas.runtime.problems import ServiceError
 
 
@@ -87,14 +87,10 @@ class Overloaded(ServiceError):
 
 
 class RateLimited(ServiceError):
-    """Over a rate limit: 429 with the policy's headers and `Retry-After`.
-
-    The token endpoint answers in RFC 6749's format, as its own 429 does.
-    """
+    """Over a rate limit: 429 with the policy's headers and `Retry-After`."""
 
     status = 429
     title = "Too Many Requests"
-    TOKEN_PATH = "/auth/token"
 
     def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
         super().__init__(
@@ -102,14 +98,21 @@ class RateLimited(ServiceError):
             headers={key.decode(): value.decode() for key, value in headers},
         )
 
-    def response(self, instance: str) -> Response:
-        """problem+json, or an OAuth error body on the token endpoint."""
-        if instance != self.TOKEN_PATH:
-            return super().response(instance)
-        body = OAuthError(error="invalid_request", error_description=self.detail)
-        return Response(
-            orjson.dumps(body.model_dump(exclude_none=True)),
-            status_code=self.status,
-            media_type="application/json",
-            headers={**self.headers, "Cache-Control": "no-store"},
-        )
+
+TOKEN_ROUTE = ("POST", "/auth/token")
+
+
+def error_response(exc: ServiceError, *, method: str, path: str) -> Response:
+    """problem+json; on the token endpoint RFC 6749's error body, as the auth-service's own
+    errors there (API.md): a refusal is `invalid_request`, a failure upstream
+    `temporarily_unavailable`."""
+    if (method, path) != TOKEN_ROUTE:
+        return exc.response(path)
+    code: OAuthErrorCode = "temporarily_unavailable" if exc.status >= 500 else "invalid_request"
+    body = OAuthError(error=code, error_description=exc.detail)
+    return Response(
+        orjson.dumps(body.model_dump(exclude_none=True)),
+        status_code=exc.status,
+        media_type="application/json",
+        headers={**exc.headers, "Cache-Control": "no-store"},
+    )

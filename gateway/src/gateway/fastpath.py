@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.config import Settings
 from gateway.cors import cors_options
-from gateway.errors import Overloaded
+from gateway.errors import Overloaded, error_response
 from gateway.metrics import GatewayMetrics
 from gateway.proxy import BodyReader, Proxy
 from gateway.routes import FORWARDED_METHODS
@@ -84,7 +84,8 @@ class Forwarder:
             upstream = upstream_for(scope["path"], state)
             reply = await proxy.forward(scope, body_reader(scope, receive, settings), upstream)
         except ServiceError as exc:
-            await exc.response(scope["path"])(scope, receive, send)
+            response = error_response(exc, method=scope["method"], path=scope["path"])
+            await response(scope, receive, send)
             return
         finally:
             self.in_flight -= 1

@@ -42,6 +42,23 @@ DESCRIPTION: Final = (
     "(`/models`) and the Open Inference Protocol (`/v2`). Authorize with a username and "
     "password (OAuth2 password flow) or an API key (`X-API-Key`)."
 )
+TOKEN_ROUTE: Final = ("POST", TOKEN_URL)
+RETRY_AFTER: Final = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "required": True,
+        "schema": {"type": "integer"},
+    }
+}
+# Answered by the gateway itself, whatever the upstream's document says.
+GATEWAY_ERRORS: Final[dict[str, tuple[str, Document]]] = {
+    "502": ("An upstream answered badly", {}),
+    "503": (
+        "An upstream is unreachable or its circuit open, or the gateway is overloaded",
+        RETRY_AFTER,
+    ),
+    "504": ("An upstream timed out", {}),
+}
 METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 REF_PREFIX: Final = "#/components/"
 
@@ -82,9 +99,11 @@ def merge(own: Document, upstreams: Mapping[str, Document | None]) -> Document:
     for name, document in upstreams.items():
         if document is not None:
             paths.update(_upstream_paths(name, document, components))
-    merged["paths"] = {**paths, **merged.get("paths", {})}  # the gateway's own paths win
+    own_paths = merged.get("paths", {})
+    merged["paths"] = {**paths, **own_paths}  # the gateway's own paths win
     _unique_operation_ids(merged["paths"])
     _secure(merged["paths"])
+    _gateway_errors({path: item for path, item in merged["paths"].items() if path not in own_paths})
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
     _prune(merged)
     return merged
@@ -209,6 +228,29 @@ def _secure(paths: Document) -> None:
         responses.setdefault("401", {"description": "No valid credential", **error})
         if scopes:
             responses.setdefault("403", {"description": f"The credential lacks {need}", **error})
+
+
+def _gateway_errors(forwarded: Document) -> None:
+    """Declare what the gateway itself may answer on each operation it forwards (API.md)."""
+    for path, method, operation in _operations(forwarded):
+        responses = operation.setdefault("responses", {})
+        content = _error_content(path, method, responses)
+        own = dict(GATEWAY_ERRORS)
+        if "requestBody" in operation:
+            own["413"] = ("The body exceeds GATEWAY_MAX_BODY_BYTES", {})
+        if "security" in operation or (method.upper(), path) == TOKEN_ROUTE:
+            own["429"] = ("Over a rate limit (RateLimit-Policy, RateLimit)", RETRY_AFTER)
+        for status, (description, headers) in own.items():
+            declared = {"description": description, **content}
+            if headers:
+                declared["headers"] = copy.deepcopy(headers)
+            responses.setdefault(status, declared)
+
+
+def _error_content(path: str, method: str, responses: Document) -> Document:
+    """The body the gateway's errors have here: the token endpoint's are RFC 6749's."""
+    source = "400" if (method.upper(), path) == TOKEN_ROUTE else "default"
+    return {k: v for k, v in responses.get(source, {}).items() if k == "content"}
 
 
 def _prune(document: Document) -> None:

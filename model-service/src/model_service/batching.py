@@ -96,10 +96,13 @@ class BatchQueue:
             predictions, probabilities = await loop.run_in_executor(
                 self.executor, self.predict, rows, proba
             )
-        except Exception as exc:  # the model failed: every caller of this batch learns it
-            for request in batch:
-                if not request.future.done():
-                    request.future.set_exception(exc)
+        except Exception as exc:
+            if len(batch) > 1:  # perhaps one caller's rows: each runs alone to learn its own fate
+                for request in batch:
+                    await self._run([request])
+                return
+            if not batch[0].future.done():
+                batch[0].future.set_exception(exc)
             return
         start = 0
         for request in batch:

@@ -1,6 +1,7 @@
 """The model-service's errors; the shared handler renders them as problem+json."""
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi.responses import Response
 
@@ -22,6 +23,15 @@ class ModelUnavailable(ServiceError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"Retry-After": "5"})
+
+
+# What a route answers when it looks a model (or version) up and finds none that serves.
+MODEL_LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such model or version"},
+    503: {"description": "The model failed to load (Retry-After)"},
+}
+# The body of an Open Inference Protocol health answer: the status says it all.
+EMPTY_OK: dict[int | str, dict[str, Any]] = {200: {"description": "Yes (no body)"}}
 
 
 class BadBundle(ServiceError):
@@ -48,6 +58,16 @@ class InvalidInput(ServiceError):
         )
 
 
+class RowsRefused(InvalidInput):
+    """The estimator refused the rows' values (scikit-learn raises ValueError for input it
+    cannot take, e.g. a finite float past float32's range for a tree ensemble): 422."""
+
+    def __init__(self, reason: str) -> None:
+        reason = reason[:300]
+        error = FieldError(loc=["body"], msg=reason, type="value_error")
+        super().__init__(f"The model cannot take these values: {reason}", errors=[error])
+
+
 # The shared classes are part of this service's error family too.
 __all__ = [
     "BadBundle",
@@ -56,5 +76,6 @@ __all__ = [
     "InvalidInput",
     "ModelUnavailable",
     "NotFound",
+    "RowsRefused",
     "ServiceError",
 ]

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from model_service.registry import Registry
 from model_service.routes.models import predict_with
-from shared_schemas.runtime.bodies import read_body
+from shared_schemas.runtime.bodies import read_body, require_json
 from shared_schemas.runtime.problems import ServiceError
 
 PREDICT = re.compile(r"^/models/([^/]+)(?:/versions/([^/]+))?/predict$")
@@ -37,6 +37,7 @@ class PredictFastPath:
         registry: Registry = scope["app"].state.registry
         try:
             model = registry.get(match.group(1), match.group(2))
+            require_json(_content_type(scope))
             body = await read_body(
                 scope, receive, limit=self.max_body_bytes, setting="MODEL_MAX_BODY_BYTES"
             )
@@ -44,3 +45,7 @@ class PredictFastPath:
         except ServiceError as exc:
             response = exc.response(scope["path"])
         await response(scope, receive, send)
+
+
+def _content_type(scope: Scope) -> str | None:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), None)

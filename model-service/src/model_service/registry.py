@@ -11,7 +11,7 @@ import numpy as np
 from model_service.batching import BatchQueue
 from model_service.bundles import Bundle, BundleError, load_bundle
 from model_service.config import Settings
-from model_service.errors import ModelUnavailable, NotFound
+from model_service.errors import ModelUnavailable, NotFound, RowsRefused
 from model_service.metrics import ModelMetrics, TrainingRange
 from model_service.schemas import ModelSchemas, build_schemas
 from shared_schemas.inference import Manifest, ModelMetadata, ModelSummary
@@ -39,8 +39,12 @@ class ModelVersion:
 
     def predict(self, rows: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Run the estimator (in a worker thread, called by the batch queue)."""
-        predictions = np.asarray(self.estimator.predict(rows))
-        probabilities = self.estimator.predict_proba(rows) if proba and self.has_proba else None
+        try:
+            predictions = np.asarray(self.estimator.predict(rows))
+            proba_wanted = proba and self.has_proba
+            probabilities = self.estimator.predict_proba(rows) if proba_wanted else None
+        except (ValueError, RuntimeWarning) as exc:  # the warning: numpy's overflow, when raised
+            raise RowsRefused(str(exc)) from exc
         return predictions, probabilities
 
 

@@ -6,24 +6,32 @@ are exact and an error names the row and the field.
 """
 
 import enum
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from shared_schemas.base import WHOLE_NUMBER
 from shared_schemas.inference import FeatureSpec, Manifest
 
 INSTANCE_CONFIG = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+# scikit-learn's tree models compute in float32 and refuse a value past its range (even a
+# finite float64); none is meaningful to a model, so an unbounded number is bounded there.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def bounds(feature: FeatureSpec) -> tuple[float, float]:
+    """A numeric feature's limits: the manifest's, else float32's range."""
+    low = -FLOAT32_MAX if feature.min is None else feature.min
+    high = FLOAT32_MAX if feature.max is None else feature.max
+    return low, high
 
 
 def schema_name(model_name: str) -> str:
     """`breast-cancer` -> `BreastCancer`."""
     return "".join(part.capitalize() for part in model_name.replace("_", "-").split("-"))
-
-
-def _whole(bound: float | None) -> int | None:
-    return None if bound is None else int(bound)
 
 
 def _annotation(feature: FeatureSpec, prefix: str) -> Any:
@@ -35,10 +43,11 @@ def _annotation(feature: FeatureSpec, prefix: str) -> Any:
     if feature.type == "bool":
         return Annotated[bool, Field(description=about)]
     if feature.type == "int":
-        return Annotated[
-            int, Field(ge=_whole(feature.min), le=_whole(feature.max), description=about)
-        ]
-    return Annotated[float, Field(ge=feature.min, le=feature.max, description=about)]
+        low, high = bounds(feature)
+        limits = Field(ge=math.ceil(low), le=math.floor(high), description=about)
+        return Annotated[int, limits, WHOLE_NUMBER]
+    low, high = bounds(feature)
+    return Annotated[float, Field(ge=low, le=high, description=about)]
 
 
 @dataclass(frozen=True)

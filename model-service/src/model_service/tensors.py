@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from model_service.registry import ModelVersion
+from model_service.schemas import bounds
 from shared_schemas.inference import V2Datatype
 from shared_schemas.runtime.problems import ServiceError
 
@@ -44,8 +45,8 @@ class TensorSpec:
     names: tuple[str, ...]
     types: tuple[str, ...]
     numeric: tuple[int, ...]  # the columns that hold numbers (every one but categories)
-    low: np.ndarray  # per numeric column; -inf when unbounded, 0 for bool features
-    high: np.ndarray  # per numeric column; +inf when unbounded, 1 for bool features
+    low: np.ndarray  # per numeric column (schemas.bounds); 0 for bool features
+    high: np.ndarray  # per numeric column (schemas.bounds); 1 for bool features
     whole: np.ndarray  # per numeric column: int and bool features take whole numbers only
     categories: dict[int, frozenset[str]]  # column -> allowed values
 
@@ -59,8 +60,8 @@ def _build_spec(model: ModelVersion) -> TensorSpec:
     features = model.manifest.features
     numeric = [f for f in features if f.type != "category"]
     # A bool feature takes 0 or 1: bounds [0, 1] plus the whole-number rule.
-    low = [0.0 if f.type == "bool" else (-np.inf if f.min is None else f.min) for f in numeric]
-    high = [1.0 if f.type == "bool" else (np.inf if f.max is None else f.max) for f in numeric]
+    low = [0.0 if f.type == "bool" else bounds(f)[0] for f in numeric]
+    high = [1.0 if f.type == "bool" else bounds(f)[1] for f in numeric]
     return TensorSpec(
         names=tuple(f.name for f in features),
         types=tuple(f.type for f in features),

@@ -95,12 +95,21 @@ def _json_numbers(tensor: V2RequestInput) -> np.ndarray:
         values = np.asarray(tensor.data)
     except ValueError:  # ragged nesting
         raise BadTensor(f"Input {tensor.name}: `data` is not a regular array.") from None
-    # Integers only for INT64 (no silent truncation); numbers, not true/false, for floats.
+    # Integers only for INT64 (no silent truncation); numbers, not true/false, for floats
+    # (numpy turns true among numbers into 1, so booleans are looked for in the data itself).
     kinds = "i" if tensor.datatype == "INT64" else "if"
-    if values.dtype.kind not in kinds:
+    if values.dtype.kind not in kinds or _holds_bool(tensor.data):
         raise BadTensor(f"Input {tensor.name}: `data` must hold {tensor.datatype} numbers only.")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, refused later
         return values.astype(NUMERIC_DATATYPES[tensor.datatype]).ravel()
+
+
+def _holds_bool(data: Any) -> bool:
+    """Whether a JSON array holds true or false at any depth."""
+    kinds = set(map(type, data))
+    return bool in kinds or (
+        list in kinds and any(_holds_bool(item) for item in data if type(item) is list)
+    )
 
 
 def _json_strings(data: list[Any] | None) -> np.ndarray:

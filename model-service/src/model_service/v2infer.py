@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import ValidationError
 
-from model_service.errors import InvalidInput
+from model_service.errors import InvalidInput, RowsRefused
 from model_service.metrics import ModelMetrics
 from model_service.registry import ModelVersion
 from model_service.tensors import (
@@ -31,7 +31,7 @@ from shared_schemas.inference import (
     V2RequestInput,
     V2TensorMetadata,
 )
-from shared_schemas.problems import FieldError
+from shared_schemas.problems import FieldError, field_error
 
 INPUT = "input"
 PREDICT = "predict"
@@ -110,7 +110,10 @@ async def _infer(
     rows = _rows(model, request.inputs[0], binary_parts(request.inputs, binary)[0], call.max_rows)
     if model.training_range is not None:
         metrics.count_out_of_range(*_labels(model), rows, model.training_range)
-    predictions, probabilities = await model.queue.submit(rows, proba=PROBA in wanted)
+    try:
+        predictions, probabilities = await model.queue.submit(rows, proba=PROBA in wanted)
+    except RowsRefused as exc:  # the protocol's answer to a failed inference: 400 (OIP)
+        raise BadTensor(exc.detail) from None
     values = {PREDICT: predictions, PROBA: probabilities}
     head = {
         "model_name": model.manifest.name,
@@ -131,14 +134,8 @@ def _parse(header: bytes) -> V2InferenceRequest:
     try:
         return V2InferenceRequest.model_validate_json(header)
     except ValidationError as exc:
-        errors = [
-            FieldError(
-                loc=["body", *(p if isinstance(p, int) else str(p) for p in error["loc"])],
-                msg=error["msg"],
-                type=error["type"],
-            )
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
+        found = exc.errors(include_url=False, include_input=False)
+        errors = [field_error(error, prefix=["body"]) for error in found]
         where = ", ".join(".".join(str(p) for p in e.loc[1:]) for e in errors[:5])
         raise InvalidInput(f"The inference request is invalid: {where}.", errors=errors) from None
 

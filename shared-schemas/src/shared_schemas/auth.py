@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from shared_schemas.base import Contract
+from shared_schemas.base import WHOLE_NUMBER, Contract
 
 Scope = Literal["models:read", "models:predict", "models:admin", "users:admin"]
 ALL_SCOPES: tuple[Scope, ...] = ("models:read", "models:predict", "models:admin", "users:admin")
@@ -103,7 +103,7 @@ class ApiKeyCreate(Contract):
 
     name: Annotated[str, Field(min_length=1, max_length=64)]
     scopes: ScopeList | None = None
-    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    expires_in_days: Annotated[int, Field(ge=1, le=3650), WHOLE_NUMBER] | None = None
 
 
 class ApiKey(Contract):

@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from shared_schemas.base import Contract
+from shared_schemas.base import WHOLE_NUMBER, Contract
 
 ModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 ModelVersion = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$")]
@@ -139,7 +139,7 @@ class V2RequestInput(Contract):
     """One input tensor of an inference request (data absent when sent as binary)."""
 
     name: str
-    shape: list[Annotated[int, Field(ge=0)]]
+    shape: list[Annotated[int, Field(ge=0), WHOLE_NUMBER]]
     datatype: V2Datatype
     parameters: Parameters | None = None
     data: TensorData | None = None

@@ -1,6 +1,7 @@
 """Error bodies: RFC 9457 problem details, the Open Inference Protocol's error, RFC 6749's."""
 
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -15,6 +16,22 @@ class FieldError(Contract):
     loc: list[str | int]
     msg: str
     type: str
+
+
+# A location names fields, and a field name can be as long as the body: past this it is cut.
+LOC_PART_MAX = 200
+
+
+def field_error(error: Mapping[str, Any], *, prefix: Sequence[str | int] = ()) -> FieldError:
+    """One of pydantic's validation errors as the wire shows it, under `prefix` (e.g. body)."""
+    loc = [part if isinstance(part, int) else _cut(str(part)) for part in error.get("loc", ())]
+    return FieldError(
+        loc=[*prefix, *loc], msg=_cut(str(error.get("msg", ""))), type=str(error.get("type", ""))
+    )
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= LOC_PART_MAX else f"{text[:LOC_PART_MAX]}..."
 
 
 class Problem(Contract):

@@ -4,9 +4,10 @@ from fastapi import APIRouter, Response
 
 from auth_service import api_keys
 from auth_service.deps import PrincipalDep, RedisDep, SettingsDep
-from auth_service.errors import Forbidden, InvalidField
+from auth_service.errors import Forbidden
 from auth_service.users import require_user
 from shared_schemas.auth import ALL_SCOPES, ApiKey, ApiKeyCreate, ApiKeyCreated
+from shared_schemas.runtime.deps import JsonBody
 
 router = APIRouter(tags=["api-keys"])
 
@@ -17,7 +18,15 @@ def _user_only(principal: PrincipalDep) -> str:
     return principal.name
 
 
-@router.post("/auth/api-keys", status_code=201)
+@router.post(
+    "/auth/api-keys",
+    status_code=201,
+    dependencies=[JsonBody],
+    responses={
+        403: {"description": "The caller is an API key, or asks for scopes beyond its own"},
+        409: {"description": "The user holds AUTH_MAX_API_KEYS_PER_USER keys already"},
+    },
+)
 async def create(
     body: ApiKeyCreate, redis: RedisDep, principal: PrincipalDep, settings: SettingsDep
 ) -> ApiKeyCreated:
@@ -26,7 +35,7 @@ async def create(
     wanted = body.scopes if body.scopes is not None else owner.scopes
     beyond = sorted(set(wanted) - set(owner.scopes))
     if beyond:
-        raise InvalidField(f"Scopes beyond your own: {' '.join(beyond)}.", loc=["body", "scopes"])
+        raise Forbidden(f"A key cannot have scopes beyond its owner's: {' '.join(beyond)}.")
     scopes = [scope for scope in ALL_SCOPES if scope in wanted]
     return await api_keys.create_api_key(
         redis,
@@ -38,13 +47,20 @@ async def create(
     )
 
 
-@router.get("/auth/api-keys")
+@router.get("/auth/api-keys", responses={403: {"description": "The caller is an API key"}})
 async def list_mine(redis: RedisDep, principal: PrincipalDep) -> list[ApiKey]:
     """The caller's own keys (never their secrets)."""
     return await api_keys.list_api_keys(redis, owner=_user_only(principal))
 
 
-@router.delete("/auth/api-keys/{key_id}", status_code=204)
+@router.delete(
+    "/auth/api-keys/{key_id}",
+    status_code=204,
+    responses={
+        403: {"description": "The caller is an API key"},
+        404: {"description": "No such key of the caller's"},
+    },
+)
 async def delete(key_id: str, redis: RedisDep, principal: PrincipalDep) -> Response:
     """Delete one of the caller's keys; another user's key id is answered like an unknown one."""
     await api_keys.delete_api_key(redis, owner=_user_only(principal), key_id=key_id)

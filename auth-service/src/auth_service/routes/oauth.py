@@ -26,6 +26,8 @@ def _oauth_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": OAuthError, "description": "RFC 6749 error"} for code in codes}
 
 
+TOKEN_FIELDS = ("grant_type", "username", "password", "refresh_token", "scope")
+TOKEN_ONLY_FIELDS = ("token", "token_type_hint")
 TOKEN_FORM = _form_body(
     {
         "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
@@ -36,8 +38,10 @@ TOKEN_FORM = _form_body(
     },
     ["grant_type"],
 )
+# RFC 6749 section 3.1: a parameter sent without a value counts as omitted.
 TOKEN_ONLY_FORM = _form_body(
-    {"token": {"type": "string"}, "token_type_hint": {"type": "string"}}, ["token"]
+    {"token": {"type": "string", "minLength": 1}, "token_type_hint": {"type": "string"}},
+    ["token"],
 )
 
 
@@ -57,7 +61,9 @@ async def token(
     client_ip: ClientIpDep,
 ) -> JSONResponse:
     """Issue tokens: the `password` grant logs in, `refresh_token` rotates a refresh token."""
-    fields = parse_form(await request.body(), request.headers.get("content-type"))
+    fields = parse_form(
+        await request.body(), request.headers.get("content-type"), known=TOKEN_FIELDS
+    )
     grant_type = required(fields, "grant_type")
     if grant_type == "password":
         issued = await grants.password_grant(
@@ -85,6 +91,7 @@ async def token(
 
 @router.post(
     "/auth/revoke",
+    response_class=Response,
     responses={200: {"description": "Revoked, or unknown (RFC 7009)"}, **_oauth_errors(400)},
     openapi_extra=TOKEN_ONLY_FORM,
     tags=["auth"],
@@ -93,7 +100,9 @@ async def revoke_token(
     request: Request, redis: RedisDep, keys: KeysDep, settings: SettingsDep
 ) -> Response:
     """Revoke an access token (by id), a refresh token (its family) or an API key."""
-    fields = parse_form(await request.body(), request.headers.get("content-type"))
+    fields = parse_form(
+        await request.body(), request.headers.get("content-type"), known=TOKEN_ONLY_FIELDS
+    )
     await revoke(redis, token=required(fields, "token"), keys=keys, settings=settings)
     return Response(status_code=200, headers=NO_STORE)
 
@@ -109,7 +118,9 @@ async def introspect_token(
     request: Request, redis: RedisDep, keys: KeysDep, settings: SettingsDep
 ) -> JSONResponse:
     """RFC 7662 introspection for the gateway (never proxied)."""
-    fields = parse_form(await request.body(), request.headers.get("content-type"))
+    fields = parse_form(
+        await request.body(), request.headers.get("content-type"), known=TOKEN_ONLY_FIELDS
+    )
     found = await introspect(redis, token=required(fields, "token"), keys=keys, settings=settings)
     return JSONResponse(found.model_dump(exclude_none=True), headers=NO_STORE)
 

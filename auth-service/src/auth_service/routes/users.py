@@ -1,13 +1,13 @@
 """The caller's own account, and user administration (users:admin)."""
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
 from auth_service import api_keys, revocations
 from auth_service.deps import AdminDep, PasswordsDep, PrincipalDep, RedisDep, SettingsDep
-from auth_service.errors import BadRequest, Forbidden, NotFound
+from auth_service.errors import Forbidden, NotFound
 from auth_service.users import (
     create_user,
     get_user,
@@ -28,8 +28,15 @@ from shared_schemas.auth import (
     UserRecord,
 )
 from shared_schemas.runtime.audit import audit
+from shared_schemas.runtime.deps import JsonBody
 
 router = APIRouter(tags=["users"])
+# Redis takes ranks as 64-bit integers; past this no page has anyone on it anyway.
+MAX_OFFSET = 1_000_000_000
+USER_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such user"},
+    409: {"description": "That would leave no enabled holder of users:admin"},
+}
 
 
 async def _owner_of(redis: RedisDep, principal: PrincipalDep) -> UserRecord:
@@ -50,7 +57,12 @@ async def me(redis: RedisDep, principal: PrincipalDep) -> Me:
     return Me(username=user.username, scopes=user.scopes, created_at=user.created_at)
 
 
-@router.post("/auth/me/password", status_code=204)
+@router.post(
+    "/auth/me/password",
+    status_code=204,
+    dependencies=[JsonBody],
+    responses={403: {"description": "The current password is wrong, or the caller is an API key"}},
+)
 async def change_password(
     body: PasswordChange, redis: RedisDep, principal: PrincipalDep, passwords: PasswordsDep
 ) -> Response:
@@ -59,7 +71,7 @@ async def change_password(
         raise Forbidden("An API key cannot change its owner's password.")
     user = await require_user(redis, principal.name)
     if not await passwords.verify(user.password_hash, body.current_password):
-        raise BadRequest("The current password is incorrect.")
+        raise Forbidden("The current password is incorrect.")
     cutoff = time.time()
     new_hash = await passwords.hash(body.new_password)
     await write_user(
@@ -71,7 +83,12 @@ async def change_password(
     return Response(status_code=204)
 
 
-@router.post("/auth/users", status_code=201)
+@router.post(
+    "/auth/users",
+    status_code=201,
+    dependencies=[JsonBody],
+    responses={409: {"description": "The username is taken"}},
+)
 async def create(
     body: UserCreate, redis: RedisDep, admin: AdminDep, passwords: PasswordsDep
 ) -> User:
@@ -91,7 +108,7 @@ async def list_all(
     admin: AdminDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> UserPage:
     """One page of users, in username order."""
     limit = min(limit, settings.users_page_max)
@@ -101,7 +118,7 @@ async def list_all(
     )
 
 
-@router.patch("/auth/users/{username}")
+@router.patch("/auth/users/{username}", dependencies=[JsonBody], responses=USER_WRITE_ERRORS)
 async def patch(
     username: str, body: UserPatch, redis: RedisDep, admin: AdminDep, passwords: PasswordsDep
 ) -> User:
@@ -124,7 +141,7 @@ async def patch(
     return public_user(updated)
 
 
-@router.delete("/auth/users/{username}", status_code=204)
+@router.delete("/auth/users/{username}", status_code=204, responses=USER_WRITE_ERRORS)
 async def delete(username: str, redis: RedisDep, admin: AdminDep) -> Response:
     """Delete a user: every token and API key of theirs stops working."""
     if await get_user(redis, username) is None:

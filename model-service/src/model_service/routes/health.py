@@ -5,6 +5,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from model_service.deps import RedisDep, RegistryDep
+from model_service.errors import EMPTY_OK
 from model_service.registry import READY
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
 from shared_schemas.inference import V2ServerMetadata
@@ -41,13 +42,13 @@ async def server_metadata() -> V2ServerMetadata:
     return V2ServerMetadata(name=SERVER_NAME, version=SERVER_VERSION, extensions=V2_EXTENSIONS)
 
 
-@router.get("/v2/health/live", tags=["v2"], status_code=200)
+@router.get("/v2/health/live", tags=["v2"], response_class=Response, responses=EMPTY_OK)
 async def server_live() -> Response:
     """Open Inference Protocol liveness: 200 while the process serves."""
     return Response(status_code=200)
 
 
-@router.get("/v2/health/ready", tags=["v2"], status_code=200)
+@router.get("/v2/health/ready", tags=["v2"], response_class=Response, responses=EMPTY_OK)
 async def server_ready() -> Response:
     """Open Inference Protocol readiness: 200 once the service can run inference."""
     return Response(status_code=200)

@@ -9,19 +9,14 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from model_service.deps import RegistryDep
-from model_service.errors import InvalidInput
+from model_service.errors import MODEL_LOOKUP_ERRORS, InvalidInput
 from model_service.metrics import ModelMetrics
 from model_service.registry import ModelVersion
-from shared_schemas.inference import ModelMetadata, ModelSummary, PredictRequest, PredictResponse
-from shared_schemas.problems import FieldError
+from shared_schemas.inference import ModelMetadata, ModelSummary, PredictResponse
+from shared_schemas.problems import FieldError, field_error
+from shared_schemas.runtime.bodies import require_json
 
 router = APIRouter(tags=["models"])
-PREDICT_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
-    }
-}
 
 
 @router.get("/models")
@@ -30,21 +25,15 @@ async def list_models(registry: RegistryDep) -> list[ModelSummary]:
     return registry.summaries()
 
 
-@router.get("/models/{name}")
+@router.get("/models/{name}", responses=MODEL_LOOKUP_ERRORS)
 async def describe_model(name: str, registry: RegistryDep) -> ModelMetadata:
     """A model's versions, features, classes and the JSON Schema of one instance."""
     return registry.metadata(name)
 
 
 def _field_errors(exc: ValidationError) -> list[FieldError]:
-    return [
-        FieldError(
-            loc=["body", *(part if isinstance(part, int) else str(part) for part in error["loc"])],
-            msg=error["msg"],
-            type=error["type"],
-        )
-        for error in exc.errors(include_url=False, include_input=False)
-    ]
+    errors = exc.errors(include_url=False, include_input=False)
+    return [field_error(error, prefix=["body"]) for error in errors]
 
 
 async def predict_with(model: ModelVersion, body: bytes, metrics: ModelMetrics) -> bytes:
@@ -96,15 +85,11 @@ async def _predict(model: ModelVersion, body: bytes, metrics: ModelMetrics) -> b
     return orjson.dumps(answer)
 
 
-@router.post(
-    "/models/{name}/predict",
-    response_model=PredictResponse,
-    responses={422: {"description": "Invalid input"}},
-    openapi_extra=PREDICT_DOC,
-)
+@router.post("/models/{name}/predict", response_model=PredictResponse, include_in_schema=False)
 async def predict(name: str, request: Request, registry: RegistryDep) -> Response:
     """Predict with the model's default (highest) version."""
     model = registry.get(name)
+    require_json(request.headers.get("content-type"))
     answer = await predict_with(model, await request.body(), registry.metrics)
     return Response(answer, media_type="application/json")
 
@@ -112,13 +97,13 @@ async def predict(name: str, request: Request, registry: RegistryDep) -> Respons
 @router.post(
     "/models/{name}/versions/{version}/predict",
     response_model=PredictResponse,
-    responses={422: {"description": "Invalid input"}},
-    openapi_extra=PREDICT_DOC,
+    include_in_schema=False,
 )
 async def predict_version(
     name: str, version: str, request: Request, registry: RegistryDep
 ) -> Response:
     """Predict with one version of the model."""
     model = registry.get(name, version)
+    require_json(request.headers.get("content-type"))
     answer = await predict_with(model, await request.body(), registry.metrics)
     return Response(answer, media_type="application/json")

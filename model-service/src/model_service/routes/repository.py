@@ -39,7 +39,10 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"description": "Not multipart/form-data"},
     422: {"description": "The bundle was refused (layout, manifest, checksum, types)"},
 }
-LOADED: dict[int | str, dict[str, Any]] = {200: {"description": "Done on every replica"}}
+LOADED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Done on every replica"},
+    404: {"description": "No such model in the store (load) or served (unload)"},
+}
 
 
 def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata:
@@ -81,7 +84,12 @@ async def upload_model(
     return _version_metadata(registry, loaded)
 
 
-@router.delete("/models/{name}/versions/{version}", status_code=204, tags=["models"])
+@router.delete(
+    "/models/{name}/versions/{version}",
+    status_code=204,
+    tags=["models"],
+    responses={404: {"description": "No such model version"}},
+)
 async def delete_model_version(
     name: str, version: str, repository: RepositoryDep, actor: ActorDep
 ) -> Response:

@@ -12,12 +12,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from model_service.deps import RegistryDep
+from model_service.errors import EMPTY_OK, MODEL_LOOKUP_ERRORS
 from model_service.registry import Registry
 from model_service.v2codec import HEADER_LENGTH, UnsupportedEncoding
 from model_service.v2infer import InferCall, infer, model_metadata
 from shared_schemas.inference import V2InferenceRequest, V2InferenceResponse, V2ModelMetadata
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
-from shared_schemas.runtime.bodies import read_body
+from shared_schemas.runtime.bodies import read_body, require_json
+
+# The binary tensor extension's bodies, and stock clients (tritonclient) that send no type.
+V2_BODY_TYPES = frozenset({"", "application/octet-stream"})
 
 router = APIRouter(tags=["v2"])
 
@@ -53,24 +57,26 @@ INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "The tensor does not fit the model (shape, datatype, size, values)"),
         (404, "No such model or version"),
         (413, "The body exceeds MODEL_MAX_BODY_BYTES"),
-        (415, "A compressed body"),
+        (415, "A compressed body, or a Content-Type other than JSON or octet-stream"),
         (422, "The body is not an inference request, or has too many rows"),
+        (503, "The model failed to load (Retry-After)"),
     ]
 }
+READY_RESPONSES = {**EMPTY_OK, **MODEL_LOOKUP_ERRORS}
 
 
 def _versions(registry: Registry, name: str) -> list[str]:
     return sorted(registry.models.get(name, {}), key=int)
 
 
-@router.get("/v2/models/{name}")
+@router.get("/v2/models/{name}", responses=MODEL_LOOKUP_ERRORS)
 async def v2_model_metadata(name: str, registry: RegistryDep) -> V2ModelMetadata:
     """The default version's tensors (input FP64, FP32 and INT64 accepted too; BYTES for
     category models) and every loaded version."""
     return model_metadata(registry.get(name), _versions(registry, name))
 
 
-@router.get("/v2/models/{name}/versions/{version}")
+@router.get("/v2/models/{name}/versions/{version}", responses=MODEL_LOOKUP_ERRORS)
 async def v2_model_version_metadata(
     name: str, version: str, registry: RegistryDep
 ) -> V2ModelMetadata:
@@ -78,14 +84,18 @@ async def v2_model_version_metadata(
     return model_metadata(registry.get(name, version), [version])
 
 
-@router.get("/v2/models/{name}/ready", status_code=200)
+@router.get("/v2/models/{name}/ready", response_class=Response, responses=READY_RESPONSES)
 async def v2_model_ready(name: str, registry: RegistryDep) -> Response:
     """200 when the model can serve; 404 unknown, 503 failed to load."""
     registry.get(name)
     return Response(status_code=200)
 
 
-@router.get("/v2/models/{name}/versions/{version}/ready", status_code=200)
+@router.get(
+    "/v2/models/{name}/versions/{version}/ready",
+    response_class=Response,
+    responses=READY_RESPONSES,
+)
 async def v2_model_version_ready(name: str, version: str, registry: RegistryDep) -> Response:
     """200 when this version can serve; 404 unknown, 503 failed to load."""
     registry.get(name, version)
@@ -97,6 +107,7 @@ async def _infer(request: Request, registry: Registry, name: str, version: str |
     if encoding not in {"identity", ""}:
         raise UnsupportedEncoding(f"Content-Encoding {encoding} is not supported; send it plain.")
     model = registry.get(name, version)
+    require_json(request.headers.get("content-type"), also=V2_BODY_TYPES)
     call = InferCall(
         body=await read_body(
             request.scope,

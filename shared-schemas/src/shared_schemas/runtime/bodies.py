@@ -1,8 +1,13 @@
-"""Reading a request body under a limit, refused (413) before anything past it is read."""
+"""Reading a request body under a limit, refused (413) before anything past it is read;
+and the media type a JSON route takes (415 otherwise)."""
+
+from collections.abc import Collection
 
 from starlette.types import Receive, Scope
 
-from shared_schemas.runtime.problems import ContentTooLarge
+from shared_schemas.runtime.problems import ContentTooLarge, UnsupportedMediaType
+
+JSON_MEDIA_TYPE = "application/json"
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -29,3 +34,20 @@ async def read_body(scope: Scope, receive: Receive, *, limit: int, setting: str)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type value, without parameters, lower case ("" when none)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def require_json(content_type: str | None, *, also: Collection[str] = ()) -> None:
+    """415 unless the body is declared `application/json` (or `application/*+json`), or one
+    of the media types in `also` ("" stands for no Content-Type at all)."""
+    media = media_type(content_type)
+    json_like = media == JSON_MEDIA_TYPE or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    if not json_like and media not in also:
+        declared = f"declared as {media[:100]}" if media else "sent without a Content-Type"
+        raise UnsupportedMediaType(f"The body is {declared}; send {JSON_MEDIA_TYPE}.")

@@ -5,6 +5,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
+from shared_schemas.runtime.bodies import require_json
+
 # Dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
 # a thread hop per request that cost the gateway most of its throughput.
 
@@ -16,3 +18,11 @@ async def get_redis(request: Request) -> "Redis":
 
 
 RedisDep = Annotated["Redis", Depends(get_redis)]
+
+
+async def json_body(request: Request) -> None:
+    """A route that reads a JSON body: 415 when the body is declared as anything else."""
+    require_json(request.headers.get("content-type"))
+
+
+JsonBody = Depends(json_body)

@@ -20,6 +20,13 @@ def _fix_operation(path: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if "422" in responses:
         responses["422"] = {"description": "Invalid request", "content": _problem_content(name)}
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        # runtime.deps.JsonBody and bodies.require_json: a body declared as anything else.
+        responses.setdefault("415", {"description": "The body is not declared as JSON"})
+    for status, response in responses.items():
+        # An error a route declares by its description alone has the body every error has.
+        if status[:1] in {"4", "5"} and isinstance(response, dict) and not response.get("content"):
+            response["content"] = _problem_content(name)
     responses.setdefault(
         "default",
         {"description": "Error (RFC 9457 problem details)", "content": _problem_content(name)},

@@ -10,13 +10,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
-from shared_schemas.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem, V2Problem
+from shared_schemas.problems import (
+    PROBLEM_MEDIA_TYPE,
+    FieldError,
+    Problem,
+    V2Problem,
+    field_error,
+)
 from shared_schemas.runtime.context import request_id_var
 
 logger = logging.getLogger("servir.errors")
 
 V2_PREFIX = "/v2"
+# The methods a 405's `Allow` may name (HEAD only where a route lists it).
+ALLOW_PROBED = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 class ServiceError(Exception):
@@ -69,6 +78,13 @@ class ContentTooLarge(ServiceError):
     title = "Content Too Large"
 
 
+class UnsupportedMediaType(ServiceError):
+    """The body is declared as a media type the route does not take."""
+
+    status = 415
+    title = "Unsupported Media Type"
+
+
 def problem_response(
     *,
     status: int,
@@ -110,21 +126,44 @@ async def _on_service_error(request: Request, exc: Exception) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if status == 400 and isinstance(exc.__cause__, (ValueError, RecursionError)):
+        # FastAPI could not even decode the JSON body (not UTF-8, nested too deep): answer as
+        # for any other body that is not JSON, rather than with its bare 400.
+        return _not_json(request)
     phrase = HTTPStatus(status).phrase
     detail = exc.detail if exc.detail and exc.detail != phrase else _route_detail(request, status)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = _allowed_methods(request, headers.get("Allow", ""))
     return problem_response(
-        status=status, detail=detail, instance=request.url.path, headers=exc.headers
+        status=status, detail=detail, instance=request.url.path, headers=headers
     )
 
 
-def _field_error(error: Mapping[str, Any]) -> FieldError:
-    loc = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
-    return FieldError(loc=loc, msg=str(error.get("msg", "")), type=str(error.get("type", "")))
+def _allowed_methods(request: Request, allow: str) -> str:
+    """`allow` plus every method some route serves at this path: Starlette's own `Allow`
+    names only the first route whose path matched (GET and POST /things as two routes: GET)."""
+    methods = {method.strip() for method in allow.split(",") if method.strip()}
+    for method in ALLOW_PROBED:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.add(method)
+    return ", ".join(sorted(methods))
+
+
+def _not_json(request: Request) -> Response:
+    msg = "The body is not JSON (or not UTF-8, or nested too deeply)."
+    return problem_response(
+        status=422,
+        detail=msg,
+        instance=request.url.path,
+        errors=[FieldError(loc=["body"], msg=msg, type="json_invalid")],
+    )
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [_field_error(error) for error in exc.errors()]
+    errors = [field_error(error) for error in exc.errors()]
     names = ", ".join(".".join(str(part) for part in error.loc) for error in errors[:5])
     return problem_response(
         status=422,

@@ -1,5 +1,6 @@
 """Run a service under uvicorn the way production does: uvloop, httptools, no access log."""
 
+import asyncio
 import math
 import signal
 import sys
@@ -11,15 +12,17 @@ from uvicorn.config import STARTUP_FAILURE
 from shared_schemas.runtime.settings import ServiceSettings
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
+def serve(
+    app: FastAPI, settings: ServiceSettings, *, http: type[asyncio.Protocol] | None = None
+) -> None:
     """Serve until SIGINT/SIGTERM, letting accepted requests finish within the grace period,
-    then exit 0."""
+    then exit 0. `http` replaces uvicorn's httptools protocol (e.g. one bounding heads)."""
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=http or "httptools",
         log_config=None,
         access_log=False,
         proxy_headers=False,
