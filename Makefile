@@ -83,7 +83,7 @@ unit: $(STAMP) redis-server ## Fast tests of each package (in-process apps, real
 integration: $(STAMP) redis-server browser ## Integration tests against the real stack (or SERVIR_STACK_URL)
 	$(RUN) pytest $(PYTEST_FLAGS) -m integration
 
-test: lint typecheck compose-check redis-server browser ## Everything CI runs: lint, types, compose/Dockerfile checks, all tests
+test: lint typecheck compose-check redis-server browser ## lint, types, compose/Dockerfile checks, all tests (CI then runs fuzz, a short soak, e2e)
 	$(RUN) pytest $(PYTEST_FLAGS)
 
 bench: $(STAMP) redis-server wrk models ## Bounded load through the gateway and straight to the model-service; prints JSON
