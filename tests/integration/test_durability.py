@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth_service.config import DEV_ADMIN_PASSWORD
 from servir_stack import Stack
-from tests.integration.conftest import stack_env
+from tests.integration.conftest import copy_models, stack_env
 from tests.integration.identity import USER_PASSWORD, bearer, claims_for, login, signed, unique
 from tests.integration.load import Load
 
@@ -40,9 +41,10 @@ KEY = Ed25519PrivateKey.generate()
 
 
 @pytest.fixture(scope="module")
-def durable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def durable(tmp_path_factory: pytest.TempPathFactory, demo_models: Path) -> Iterator[Stack]:
     env = {
         **stack_env(KEY),
+        "MODEL_MODELS_DIR": str(copy_models(demo_models, tmp_path_factory)),
         "GATEWAY_API_KEY_CACHE_SECONDS": "0",
         "GATEWAY_API_KEY_STALE_SECONDS": "0",
     }
