@@ -34,6 +34,7 @@ UPLOAD_DOC: dict[str, Any] = {
     }
 }
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The multipart/form-data body is malformed"},
     409: {"description": "That name and version exist"},
     413: {"description": "The bundle is too large"},
     415: {"description": "Not multipart/form-data"},
