@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.config import Settings
-from gateway.proxy import Proxy
 from gateway.ratelimit import RouteLimits
 from gateway.upstream import Upstream
 from shared_schemas.runtime.deps import RedisDep
@@ -32,12 +31,6 @@ async def get_model_upstream(request: Request) -> Upstream:
     return upstream
 
 
-async def get_proxy(request: Request) -> Proxy:
-    """Authentication, rate limits and forwarding of one request."""
-    proxy: Proxy = request.app.state.proxy
-    return proxy
-
-
 async def get_limits(request: Request) -> RouteLimits:
     """The rate limits (readiness reports their fallback)."""
     limits: RouteLimits = request.app.state.proxy.limits
@@ -47,14 +40,12 @@ async def get_limits(request: Request) -> RouteLimits:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AuthUpstreamDep = Annotated[Upstream, Depends(get_auth_upstream)]
 ModelUpstreamDep = Annotated[Upstream, Depends(get_model_upstream)]
-ProxyDep = Annotated[Proxy, Depends(get_proxy)]
 LimitsDep = Annotated[RouteLimits, Depends(get_limits)]
 
 __all__ = [
     "AuthUpstreamDep",
     "LimitsDep",
     "ModelUpstreamDep",
-    "ProxyDep",
     "RedisDep",
     "SettingsDep",
 ]

@@ -21,14 +21,18 @@ class BadUpstreamReply(ServiceError):
     title = "Bad Gateway"
 
 
-class UpstreamUnavailable(ServiceError):
-    """The upstream could not be reached; the caller may retry after `Retry-After`."""
+class Unavailable(ServiceError):
+    """503: the caller may retry after `Retry-After` seconds."""
 
     status = 503
     title = "Service Unavailable"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class UpstreamUnavailable(Unavailable):
+    """The upstream could not be reached, or its circuit is open."""
 
 
 class UpstreamTimeout(ServiceError):
@@ -76,14 +80,8 @@ class InsufficientScope(ServiceError):
         )
 
 
-class Overloaded(ServiceError):
+class Overloaded(Unavailable):
     """More requests in flight than the gateway takes: refused at once, not queued."""
-
-    status = 503
-    title = "Service Unavailable"
-
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
 class RateLimited(ServiceError):

@@ -208,7 +208,7 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = NO_RESPONSE
+        status = 0
 
         async def send_noting_status(message: Message) -> None:
             nonlocal status
@@ -220,9 +220,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            method = scope["method"]
-            route = route_template(method, scope["path"])
-            self.metrics.observe(route, method, status, time.perf_counter() - started)
+            self.metrics.observe_request(scope, status, time.perf_counter() - started)
 
 
 # A scraper's request head must arrive whole and soon; nothing else is read.

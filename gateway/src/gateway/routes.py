@@ -2,19 +2,16 @@
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from gateway.deps import (
     AuthUpstreamDep,
     LimitsDep,
     ModelUpstreamDep,
-    ProxyDep,
     RedisDep,
     SettingsDep,
 )
-from gateway.proxy import Proxy
-from gateway.upstream import Upstream
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
 from shared_schemas.runtime.redis_client import redis_check
 
@@ -60,28 +57,21 @@ async def readyz(
     return JSONResponse(body.model_dump(exclude_none=True), 503 if status == "not_ready" else 200)
 
 
-async def _forward(request: Request, upstream: Upstream, proxy: Proxy) -> Response:
-    reply = await proxy.forward(request.scope, request.body, upstream)
-    response = Response(reply.body, status_code=reply.status)
-    response.raw_headers = reply.headers
-    return response
+async def served_by_the_edge() -> Response:
+    """Never called: `fastpath.Edge` serves every forwarded method on these paths. The routes
+    exist so that FastAPI answers any other method there with 405 + Allow."""
+    raise RuntimeError("forwarded requests are served by gateway.fastpath.Edge")
 
 
-async def forward_to_auth(request: Request, upstream: AuthUpstreamDep, proxy: ProxyDep) -> Response:
-    """Forward `/auth/*` and the JWKS to the auth-service."""
-    return await _forward(request, upstream, proxy)
-
-
-async def forward_to_models(
-    request: Request, upstream: ModelUpstreamDep, proxy: ProxyDep
-) -> Response:
-    """Forward `/models*` and `/v2*` to the model-service."""
-    return await _forward(request, upstream, proxy)
-
-
-for _path in ("/auth/{rest:path}", "/.well-known/jwks.json"):
-    router.add_api_route(_path, forward_to_auth, methods=FORWARDED_METHODS, include_in_schema=False)
-for _path in ("/models", "/models/{rest:path}", "/v2", "/v2/{rest:path}"):
+FORWARDED_PATHS = (
+    "/auth/{rest:path}",
+    "/.well-known/jwks.json",
+    "/models",
+    "/models/{rest:path}",
+    "/v2",
+    "/v2/{rest:path}",
+)
+for _path in FORWARDED_PATHS:
     router.add_api_route(
-        _path, forward_to_models, methods=FORWARDED_METHODS, include_in_schema=False
+        _path, served_by_the_edge, methods=FORWARDED_METHODS, include_in_schema=False
     )

@@ -9,6 +9,7 @@ from gateway.balancer import Balancer
 from gateway.breaker import Breaker, CircuitOpen
 from gateway.errors import BadPath, BadUpstreamReply, UpstreamTimeout, UpstreamUnavailable
 from gateway.h1client import BadReply, ConnectFailed, H1Pool, H1Reply, ReadTimeout
+from gateway.metrics import GatewayMetrics
 from shared_schemas.health import CHECK_OK
 
 Headers = list[tuple[bytes, bytes]]
@@ -113,14 +114,14 @@ class Upstream:
         breaker: Breaker,
         read_timeout: float,
         retry_after: int,
-        events: "UpstreamEvents | None" = None,
+        metrics: GatewayMetrics,
     ) -> None:
         self.name = name
         self.balancer = balancer
         self.breaker = breaker
         self.read_timeout = read_timeout
         self.retry_after = retry_after
-        self.events = events or UpstreamEvents()
+        self.metrics = metrics
 
     async def forward(
         self,
@@ -139,7 +140,7 @@ class Upstream:
         try:
             probe = self.breaker.admit()
         except CircuitOpen as exc:
-            self.events.error(self.name, "circuit_open")
+            self.metrics.upstream_error(self.name, "circuit_open")
             raise UpstreamUnavailable(
                 f"The {self.name} is failing; its circuit is open.", retry_after=exc.retry_after
             ) from None
@@ -152,15 +153,15 @@ class Upstream:
                 self.breaker.failure(probe=probe)
             else:
                 self.breaker.release(probe=probe)
-            self.events.error(self.name, "connect")
+            self.metrics.upstream_error(self.name, "connect")
             raise self._unavailable() from None
         except ReadTimeout:
             self.breaker.failure(probe=probe)
-            self.events.error(self.name, "timeout")
+            self.metrics.upstream_error(self.name, "timeout")
             raise UpstreamTimeout(f"The {self.name} did not answer in time.") from None
         except BadReply:
             self.breaker.failure(probe=probe)
-            self.events.error(self.name, "bad_reply")
+            self.metrics.upstream_error(self.name, "bad_reply")
             raise BadUpstreamReply(f"The {self.name} sent an invalid reply.") from None
         except BaseException:
             self.breaker.release(probe=probe)
@@ -187,7 +188,7 @@ class Upstream:
             other = self.balancer.pick(exclude=replica)
             if other is None:
                 raise
-            self.events.retry(self.name)
+            self.metrics.retry(self.name)
             try:
                 reply = await other.pool.request(method, target, headers, body, timeout=timeout)
             except ConnectFailed:
@@ -215,16 +216,6 @@ class Upstream:
     async def aclose(self) -> None:
         """Close every replica's connections."""
         await self.balancer.aclose()
-
-
-class UpstreamEvents:
-    """What upstreams report as they go (metrics hook in here); nothing by default."""
-
-    def error(self, upstream: str, kind: str) -> None:
-        """A request failed: connect, timeout, bad_reply or circuit_open."""
-
-    def retry(self, upstream: str) -> None:
-        """A request was retried on another replica."""
 
 
 async def _ready(pool: H1Pool, wait_seconds: float) -> str:

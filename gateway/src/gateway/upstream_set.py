@@ -11,7 +11,7 @@ from gateway.breaker import Breaker
 from gateway.config import Settings
 from gateway.h1client import H1Pool
 from gateway.metrics import GatewayMetrics
-from gateway.upstream import Upstream, UpstreamEvents
+from gateway.upstream import Upstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,21 +20,6 @@ class Upstreams:
 
     auth: Upstream
     model: Upstream
-
-
-class MetricEvents(UpstreamEvents):
-    """Upstream failures and retries, counted."""
-
-    def __init__(self, metrics: GatewayMetrics) -> None:
-        self.metrics = metrics
-
-    def error(self, upstream: str, kind: str) -> None:
-        """Count a failed call."""
-        self.metrics.upstream_error(upstream, kind)
-
-    def retry(self, upstream: str) -> None:
-        """Count a retry on another replica."""
-        self.metrics.retry(upstream)
 
 
 def build_upstream(name: str, urls: str, settings: Settings, metrics: GatewayMetrics) -> Upstream:
@@ -65,7 +50,7 @@ def build_upstream(name: str, urls: str, settings: Settings, metrics: GatewayMet
         breaker=breaker,
         read_timeout=settings.read_timeout_seconds,
         retry_after=settings.retry_after_seconds,
-        events=MetricEvents(metrics),
+        metrics=metrics,
     )
 
 
