@@ -75,6 +75,9 @@ class Settings(ServiceSettings):
     api_key_cache_seconds: float = Field(default=10.0, ge=0, le=30)
     api_key_stale_seconds: float = Field(default=300.0, ge=0, le=3600)
     api_key_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Keys found inactive, remembered apart (a flood of them cannot evict active keys).
+    api_key_negative_cache_seconds: float = Field(default=5.0, ge=0, le=30)
+    api_key_negative_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
 
     @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod

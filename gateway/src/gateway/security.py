@@ -52,6 +52,8 @@ def build_authenticator(
         cache_seconds=settings.api_key_cache_seconds,
         stale_seconds=settings.api_key_stale_seconds,
         max_entries=settings.api_key_cache_max_entries,
+        negative_seconds=settings.api_key_negative_cache_seconds,
+        max_negative=settings.api_key_negative_cache_max_entries,
     )
     return Authenticator(tokens=tokens, api_keys=api_keys, mirror=mirror), keys, mirror
 
