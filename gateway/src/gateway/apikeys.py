@@ -86,6 +86,11 @@ class ApiKeyVerifier:
                 entry = await self._refresh(key, digest, None)
         return self._accept(entry)
 
+    def remembered(self, key: str) -> bool:
+        """Whether `key` was seen active: checking it again asks the auth-service at most once
+        per `cache_seconds`, however often it is sent."""
+        return hashlib.sha256(key.encode()).digest() in self._cache
+
     def _usable(self, digest: bytes) -> CachedKey | None:
         entry = self._cache.get(digest)
         if entry is None or self._valid(entry):
