@@ -9,7 +9,16 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.gateway.fake_auth import INTROSPECT_PATH, Stack, bearer, new_api_key, running_stack
+from gateway.main import create_app
+from tests.conftest import serve_in_process
+from tests.gateway.fake_auth import (
+    INTROSPECT_PATH,
+    Stack,
+    bearer,
+    gateway_settings,
+    new_api_key,
+    running_stack,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 OTHER_IP = "127.0.0.2"
@@ -102,6 +111,19 @@ async def test_a_credential_already_verified_still_passes_a_blocked_address(flus
     # Remembered as verified: checking them again costs nothing, so a neighbour behind the
     # same address (a NAT) is not locked out by someone else's failures.
     assert [answer.status_code for answer in after] == [200, 200]
+
+
+async def test_failures_counted_by_one_gateway_block_the_address_at_another(flushed: str) -> None:
+    async with running_stack(redis_url=flushed, rate_limit_auth_failures="2/60") as stack:
+        settings = gateway_settings(
+            auth=stack.auth.url, model=stack.model.url, redis_url=flushed,
+            rate_limit_auth_failures="2/60",
+        )  # fmt: skip
+        async with serve_in_process(create_app(settings)) as second:
+            here = [await stack.client.get("/models", headers=bearer("junk")) for _ in range(2)]
+            there = await second.get("/models", headers=bearer("junk"))
+    assert [answer.status_code for answer in here] == [401, 401]
+    assert_refused(there, "auth-failures")
 
 
 async def test_successful_requests_never_touch_the_failure_counter(flushed: str) -> None:

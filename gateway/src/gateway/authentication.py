@@ -42,7 +42,7 @@ class Authenticator:
         self.failures = failures
 
     async def admit(
-        self, *, method: str, path: str, headers: Headers, client_ip: str | None = None
+        self, *, method: str, path: str, headers: Headers, client_ip: str | None
     ) -> Principal | None:
         """The caller's principal, or None on a public route; 401/403 when refused, 429 when
         `client_ip` failed too often."""
