@@ -1,6 +1,7 @@
 """A fake auth-service for gateway tests: real Ed25519 keys, a real JWKS and introspection
 served over HTTP on loopback, tokens signed with PyJWT, and a gateway started in front."""
 
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from gateway.config import Settings
 from gateway.main import create_app
 from servir_stack import free_port
+from shared_schemas.apikey_format import API_KEY_PREFIX, API_KEY_SECRET_BYTES
 from shared_schemas.auth import Introspection, Jwk, Jwks
 from tests.conftest import serve_in_process
 from tests.gateway.upstreams import Upstream, running_upstream
@@ -75,6 +77,7 @@ class FakeAuth:
 
     signers: list[Signer] = field(default_factory=lambda: [Signer()])
     keys: dict[str, Introspection] = field(default_factory=dict)
+    introspected: list[str] = field(default_factory=list)  # every token asked about, in order
 
     @property
     def signer(self) -> Signer:
@@ -83,7 +86,7 @@ class FakeAuth:
 
     def add_key(self, *, owner: str = "bob", scope: str = "models:read") -> tuple[str, str]:
         """A new active API key; returns (key, key id)."""
-        key_id, key = uuid.uuid4().hex[:8], f"sk_{uuid.uuid4().hex}"
+        key_id, key = uuid.uuid4().hex[:8], new_api_key()
         self.keys[key] = Introspection(
             active=True, sub=owner, scope=scope, token_type="api_key", jti=key_id
         )
@@ -96,8 +99,14 @@ class FakeAuth:
     def introspect(self, body: bytes) -> tuple[int, bytes]:
         """POST /internal/introspect (form: token=...)."""
         token = parse_qs(body.decode()).get("token", [""])[0]
+        self.introspected.append(token)
         answer = self.keys.get(token, Introspection(active=False))
         return 200, answer.model_dump_json(exclude_none=True).encode()
+
+
+def new_api_key() -> str:
+    """A random key of the shape the auth-service mints (known to no one until added)."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(API_KEY_SECRET_BYTES)
 
 
 def closed_url() -> str:

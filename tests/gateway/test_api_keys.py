@@ -5,7 +5,13 @@ import asyncio
 
 import pytest
 
-from tests.gateway.fake_auth import INTROSPECT_PATH, FakeAuth, closed_url, running_stack
+from tests.gateway.fake_auth import (
+    INTROSPECT_PATH,
+    FakeAuth,
+    closed_url,
+    new_api_key,
+    running_stack,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
 
@@ -34,9 +40,10 @@ async def test_api_key_is_checked_again_after_cache_seconds() -> None:
 
 
 async def test_api_key_unknown_is_401_and_cached() -> None:
+    unknown = new_api_key()
     async with running_stack() as stack:
         replies = [
-            await stack.client.get("/models", headers={"X-API-Key": "sk_unknown"}) for _ in range(2)
+            await stack.client.get("/models", headers={"X-API-Key": unknown}) for _ in range(2)
         ]
     assert [reply.status_code for reply in replies] == [401, 401]
     assert replies[0].headers["www-authenticate"] == 'Bearer realm="servir", error="invalid_token"'
@@ -54,7 +61,7 @@ async def test_api_key_missing_scope_is_403() -> None:
 
 async def test_api_key_without_auth_service_is_503_with_retry_after() -> None:
     async with running_stack(auth_service_url=closed_url()) as stack:
-        response = await stack.client.get("/models", headers={"X-API-Key": "sk_whatever"})
+        response = await stack.client.get("/models", headers={"X-API-Key": new_api_key()})
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert stack.model.requests == []

@@ -50,6 +50,7 @@ AUTH = document(
     {
         "/livez": {"get": operation("auth_livez", reply="Liveness")},
         "/auth/token": {"post": operation("token", reply="TokenResponse")},
+        "/auth/revoke": {"post": operation("revoke")},
         "/auth/me": {"get": operation("me", reply="Status")},
         "/auth/users": {"post": operation("create_user", body="UserCreate")},
         "/internal/introspect": {"post": operation("introspect", reply="Introspection")},
@@ -90,6 +91,7 @@ def test_merge_keeps_only_public_paths() -> None:
     assert set(paths) == {
         "/livez",
         "/auth/token",
+        "/auth/revoke",
         "/auth/me",
         "/auth/users",
         "/.well-known/jwks.json",
@@ -138,6 +140,7 @@ def test_authenticated_operations_name_their_scope(
     [
         ("/livez", "get", set()),
         ("/auth/token", "post", {"429", "502", "503", "504"}),
+        ("/auth/revoke", "post", {"429", "502", "503", "504"}),
         ("/v2/health/live", "get", {"502", "503", "504"}),
         ("/auth/me", "get", {"429", "502", "503", "504"}),
         ("/auth/users", "post", {"413", "429", "502", "503", "504"}),

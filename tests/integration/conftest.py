@@ -60,9 +60,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, demo_models: Path) -> Iterat
 
 def stack_env(key: Ed25519PrivateKey) -> dict[str, str]:
     """The test stack's settings: every request logged (tests follow request ids into each
-    service's log), a signing key the tests know (to forge tokens with it), and a per-IP
-    login budget (the auth-service's and the gateway's token rate limit) that the whole suite,
-    all from 127.0.0.1, cannot exhaust."""
+    service's log), a signing key the tests know (to forge tokens with it), and per-IP budgets
+    (the auth-service's logins; the gateway's token, public-write and failed-authentication
+    limits) that the whole suite, all from 127.0.0.1, cannot exhaust."""
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
     return {
         "SERVIR_ENV": "test",
@@ -70,6 +70,8 @@ def stack_env(key: Ed25519PrivateKey) -> dict[str, str]:
         "AUTH_SIGNING_KEY": pem,
         "AUTH_LOGIN_IP_MAX_FAILURES": "1000",
         "GATEWAY_RATE_LIMIT_TOKEN": "100000/60",
+        "GATEWAY_RATE_LIMIT_PUBLIC": "100000/60",
+        "GATEWAY_RATE_LIMIT_AUTH_FAILURES": "100000/60",
     }
 
 

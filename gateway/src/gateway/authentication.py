@@ -1,10 +1,16 @@
-"""Who is calling, and may they: credentials from the headers, then the route's rule."""
+"""Who is calling, and may they: credentials from the headers, then the route's rule.
+
+Every 401 counts against the client IP (`FailedAuthLimit`); an address over its budget gets
+429 before its credential is read, unless that credential was verified here before (checking
+it again costs nothing, and a neighbour behind the same NAT keeps working).
+"""
 
 import re
 from typing import Literal
 
 from gateway.access import PUBLIC, Principal, known_scopes, missing_scope, required_access
 from gateway.apikeys import ApiKeyVerifier
+from gateway.authfailures import FailedAuthLimit
 from gateway.errors import InsufficientScope, InvalidToken, Unauthenticated
 from gateway.revocations import RevocationMirror
 from gateway.tokens import TokenVerifier
@@ -23,22 +29,57 @@ class Authenticator:
     """Admits a request to a route: a bearer token or an API key, then a scope check."""
 
     def __init__(
-        self, *, tokens: TokenVerifier, api_keys: ApiKeyVerifier, mirror: RevocationMirror
+        self,
+        *,
+        tokens: TokenVerifier,
+        api_keys: ApiKeyVerifier,
+        mirror: RevocationMirror,
+        failures: FailedAuthLimit,
     ) -> None:
         self.tokens = tokens
         self.api_keys = api_keys
         self.mirror = mirror
+        self.failures = failures
 
-    async def admit(self, *, method: str, path: str, headers: Headers) -> Principal | None:
-        """The caller's principal, or None on a public route; 401/403 when refused."""
+    async def admit(
+        self, *, method: str, path: str, headers: Headers, client_ip: str | None
+    ) -> Principal | None:
+        """The caller's principal, or None on a public route; 401/403 when refused, 429 when
+        `client_ip` failed too often."""
         requirement = required_access(method, path)
         if requirement == PUBLIC:
             return None
-        principal = await self.authenticate(headers)
+        refusal = self.failures.refusal(client_ip)
+        if refusal is not None and not self.remembered(headers):
+            raise self.failures.refuse(refusal)
+        principal = await self._authenticate_counted(headers, client_ip)
         scope = missing_scope(principal, requirement)
         if scope is not None:
             raise InsufficientScope(scope)
         return principal
+
+    def remembered(self, headers: Headers) -> bool:
+        """Whether the request's credential was verified here before."""
+        try:
+            kind, secret = presented_credential(headers)
+        except Unauthenticated:
+            return False
+        if kind == "bearer":
+            return self.tokens.remembered(secret)
+        return self.api_keys.remembered(secret)
+
+    async def _authenticate_counted(self, headers: Headers, client_ip: str | None) -> Principal:
+        """`authenticate`, counting a 401 against the client IP (429 once over its budget)."""
+        try:
+            return await self.authenticate(headers)
+        except Unauthenticated as exc:
+            decision = await self.failures.failed(client_ip)
+            if decision is None:
+                raise
+            if not decision.allowed:
+                raise self.failures.refuse(decision) from None
+            exc.headers.update((key.decode(), value.decode()) for key, value in decision.headers())
+            raise
 
     async def authenticate(self, headers: Headers) -> Principal:
         """The principal a bearer token or an API key names."""

@@ -10,6 +10,8 @@ from gateway.balancer import upstream_origins
 from gateway.clientip import parse_networks
 from shared_schemas.runtime.settings import ServiceSettings
 
+RATE = r"^[1-9][0-9]*/[1-9][0-9]*$"
+
 
 class Settings(ServiceSettings):
     """Everything the gateway reads from its environment."""
@@ -49,11 +51,14 @@ class Settings(ServiceSettings):
     openapi_max_age_seconds: float = Field(default=1.0, ge=0, le=3600)
     openapi_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 
-    # Rate limits, `<count>/<seconds>` (API.md): per principal, and per client IP on the token
-    # endpoint. The client IP is the socket peer unless that peer is a trusted proxy.
+    # Rate limits, `<count>/<seconds>` (API.md): per principal; per client IP on the token
+    # endpoint, on other public writes (`/auth/revoke`), and on failed authentication (401s).
+    # The client IP is the socket peer unless that peer is a trusted proxy.
     rate_limit_enabled: bool = True
-    rate_limit_default: str = Field(default="6000/60", pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")
-    rate_limit_token: str = Field(default="30/60", pattern=r"^[1-9][0-9]*/[1-9][0-9]*$")
+    rate_limit_default: str = Field(default="6000/60", pattern=RATE)
+    rate_limit_token: str = Field(default="30/60", pattern=RATE)
+    rate_limit_public: str = Field(default="60/60", pattern=RATE)
+    rate_limit_auth_failures: str = Field(default="60/60", pattern=RATE)
     rate_limit_max_local_keys: int = Field(default=100_000, ge=100, le=10_000_000)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Browsers may call from these origins (CORS); none by default.
@@ -75,6 +80,9 @@ class Settings(ServiceSettings):
     api_key_cache_seconds: float = Field(default=10.0, ge=0, le=30)
     api_key_stale_seconds: float = Field(default=300.0, ge=0, le=3600)
     api_key_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
+    # Keys found inactive, remembered apart (a flood of them cannot evict active keys).
+    api_key_negative_cache_seconds: float = Field(default=5.0, ge=0, le=30)
+    api_key_negative_cache_max_entries: int = Field(default=10_000, ge=1, le=1_000_000)
 
     @field_validator("trusted_proxies", "cors_origins", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
 
+from gateway.authfailures import FailedAuthLimit
 from gateway.clientip import ClientAddress, parse_networks
 from gateway.config import Settings
 from gateway.cors import cors_options
@@ -38,6 +39,19 @@ def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> R
         limiter,
         default=Policy.parse("default", settings.rate_limit_default),
         token=Policy.parse("token", settings.rate_limit_token),
+        public=Policy.parse("public", settings.rate_limit_public),
+    )
+
+
+def failed_auth_limit(
+    settings: Settings, limits: RouteLimits, metrics: GatewayMetrics
+) -> FailedAuthLimit:
+    """401s per client IP, counted by the same limiter (so off with it)."""
+    return FailedAuthLimit(
+        limits.limiter,
+        Policy.parse("auth-failures", settings.rate_limit_auth_failures),
+        max_blocked=settings.rate_limit_max_local_keys,
+        on_refused=metrics.rate_limited,
     )
 
 
@@ -58,7 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.openapi = merged_openapi(settings, own=app.openapi, upstreams=upstreams)
             limits = route_limits(settings, app.state.redis, metrics)
             async with running_authenticator(
-                settings, auth_upstream=app.state.auth_upstream, redis=app.state.redis
+                settings,
+                auth_upstream=app.state.auth_upstream,
+                redis=app.state.redis,
+                failures=failed_auth_limit(settings, limits, metrics),
             ) as authenticator:
                 app.state.proxy = Proxy(
                     authenticator=authenticator,

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-from gateway.access import AUTHENTICATED, PUBLIC, required_access
+from gateway.access import AUTHENTICATED, PUBLIC, WRITES, required_access
 from shared_schemas.auth import ALL_SCOPES
 
 Document = dict[str, Any]
@@ -238,7 +238,8 @@ def _gateway_errors(forwarded: Document) -> None:
         own = dict(GATEWAY_ERRORS)
         if "requestBody" in operation:
             own["413"] = ("The body exceeds GATEWAY_MAX_BODY_BYTES", {})
-        if "security" in operation or (method.upper(), path) == TOKEN_ROUTE:
+        # Limited: every authenticated operation, and every public write per client IP.
+        if "security" in operation or method.upper() in WRITES:
             own["429"] = ("Over a rate limit (RateLimit-Policy, RateLimit)", RETRY_AFTER)
         for status, (description, headers) in own.items():
             declared = {"description": description, **content}

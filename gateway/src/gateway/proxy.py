@@ -42,12 +42,12 @@ class Proxy:
         target = forward_target(
             path=path, raw_path=scope.get("raw_path"), query=scope["query_string"]
         )
-        # Before the body is read: a refused caller costs no upload.
-        principal = await self.authenticator.admit(
-            method=method, path=path, headers=scope["headers"]
-        )
         peer = scope.get("client")
         client_ip = self.client_address.of(peer[0] if peer else None, scope["headers"])
+        # Before the body is read: a refused caller costs no upload.
+        principal = await self.authenticator.admit(
+            method=method, path=path, headers=scope["headers"], client_ip=client_ip
+        )
         decision = await self.limits.check(
             method=method,
             path=path,

@@ -17,6 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.access import WRITES
 from gateway.redis_script import ScriptClient
 from gateway.windows import LocalWindows
 
@@ -180,14 +181,22 @@ def _redis_py(redis: Redis) -> RunScript:
 
 
 class RouteLimits:
-    """Which policy a request falls under (API.md), counted by a `RateLimiter`."""
+    """Which policy a request falls under (API.md), counted by a `RateLimiter`.
+
+    A principal counts under `default`. Without one (a public route), the client IP counts
+    under `token` on the token endpoint and under `public` on any other write: each costs the
+    auth-service work before anyone is known. Public reads (JWKS) are not counted.
+    """
 
     TOKEN_ROUTE = ("POST", "/auth/token")
 
-    def __init__(self, limiter: RateLimiter | None, *, default: Policy, token: Policy) -> None:
+    def __init__(
+        self, limiter: RateLimiter | None, *, default: Policy, token: Policy, public: Policy
+    ) -> None:
         self.limiter = limiter
         self.default = default
         self.token = token
+        self.public = public
 
     async def check(
         self, *, method: str, path: str, principal: str | None, client_ip: str | None
@@ -197,6 +206,10 @@ class RouteLimits:
             return None
         if principal is not None:
             return await self.limiter.check(self.default, principal)
-        if (method, path) == self.TOKEN_ROUTE and client_ip is not None:
+        if client_ip is None:
+            return None
+        if (method, path) == self.TOKEN_ROUTE:
             return await self.limiter.check(self.token, client_ip)
+        if method in WRITES:
+            return await self.limiter.check(self.public, client_ip)
         return None

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from gateway.apikeys import ApiKeyVerifier
 from gateway.authentication import Authenticator
+from gateway.authfailures import FailedAuthLimit
 from gateway.authservice import AuthService
 from gateway.config import Settings
 from gateway.jwks import SigningKeys
@@ -24,7 +25,7 @@ FIRST_LOAD_WAIT_SECONDS = 5.0
 
 
 def build_authenticator(
-    settings: Settings, *, auth_upstream: Upstream
+    settings: Settings, *, auth_upstream: Upstream, failures: FailedAuthLimit
 ) -> tuple[Authenticator, SigningKeys, RevocationMirror]:
     """The authenticator and the two stateful parts the background tasks keep current."""
     auth = AuthService(
@@ -52,16 +53,23 @@ def build_authenticator(
         cache_seconds=settings.api_key_cache_seconds,
         stale_seconds=settings.api_key_stale_seconds,
         max_entries=settings.api_key_cache_max_entries,
+        negative_seconds=settings.api_key_negative_cache_seconds,
+        max_negative=settings.api_key_negative_cache_max_entries,
     )
-    return Authenticator(tokens=tokens, api_keys=api_keys, mirror=mirror), keys, mirror
+    authenticator = Authenticator(
+        tokens=tokens, api_keys=api_keys, mirror=mirror, failures=failures
+    )
+    return authenticator, keys, mirror
 
 
 @asynccontextmanager
 async def running_authenticator(
-    settings: Settings, *, auth_upstream: Upstream, redis: Redis
+    settings: Settings, *, auth_upstream: Upstream, redis: Redis, failures: FailedAuthLimit
 ) -> AsyncIterator[Authenticator]:
     """An authenticator whose keys and revocations stay current until the block exits."""
-    authenticator, keys, mirror = build_authenticator(settings, auth_upstream=auth_upstream)
+    authenticator, keys, mirror = build_authenticator(
+        settings, auth_upstream=auth_upstream, failures=failures
+    )
     feed = RevocationFeed(
         redis_url=settings.redis_url,
         store=redis,

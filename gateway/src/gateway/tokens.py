@@ -100,6 +100,13 @@ class TokenVerifier:
             raise InvalidToken("The access token has expired.")
         return claims
 
+    def remembered(self, token: str) -> bool:
+        """Whether `token` was verified here and has not expired: checking it again costs a
+        dictionary lookup (revocation is still the caller's to check)."""
+        claims = self._verified.get(token)
+        current = self._generation == self.keys.generation
+        return claims is not None and current and claims.exp > time.time() - self.leeway
+
     def _remember(self, token: str, claims: AccessTokenClaims) -> None:
         if self._generation != self.keys.generation:
             return  # verified with keys that have just changed: check it again next time
