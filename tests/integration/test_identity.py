@@ -208,3 +208,23 @@ def test_token_claims_match_api_md(gateway: httpx.Client, stack: RunningStack) -
     assert jwt.get_unverified_header(token)["kid"] in {
         key["kid"] for key in gateway.get("/.well-known/jwks.json").json()["keys"]
     }
+
+
+def test_a_narrow_token_cannot_mint_a_wider_api_key(
+    gateway: httpx.Client, stack: RunningStack
+) -> None:
+    narrow = login(gateway, "admin", stack.admin_password, scope="models:read").json()
+    created = gateway.post(
+        "/auth/api-keys", json={"name": "ci"}, headers=bearer(narrow["access_token"])
+    )
+    assert created.status_code == 201
+    assert created.json()["scopes"] == ["models:read"]
+    key = {"X-API-Key": created.json()["key"]}
+    assert gateway.get(PROTECTED, headers=key).status_code == 200
+    assert gateway.get("/auth/users", headers=key).status_code == 403
+    wider = gateway.post(
+        "/auth/api-keys",
+        json={"name": "ci", "scopes": ["users:admin"]},
+        headers=bearer(narrow["access_token"]),
+    )
+    assert wider.status_code == 403
