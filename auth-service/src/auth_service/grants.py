@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 
 from auth_service import refresh, throttle
 from auth_service.config import Settings
-from auth_service.errors import OAuthFailure
+from auth_service.errors import OAuthFailure, TooManyAttempts
 from auth_service.passwords import Passwords
 from auth_service.signing import KeyRing
 from auth_service.tokens import issue_access_token
@@ -65,15 +65,19 @@ async def password_grant(
     client_ip: str,
 ) -> TokenResponse:
     """Log in; an unknown user, a wrong password and a disabled user answer alike."""
-    await throttle.check_login_allowed(redis, settings=settings, username=username, ip=client_ip)
+    try:
+        attempt = await throttle.reserve_attempt(
+            redis, settings=settings, username=username, ip=client_ip
+        )
+    except TooManyAttempts as exc:
+        raise OAuthFailure(
+            "invalid_request", exc.detail, status=429, retry_after=exc.retry_after
+        ) from None
     user = await get_user(redis, username)
     matches = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not matches or user.disabled:
-        await throttle.record_login_failure(
-            redis, settings=settings, username=username, ip=client_ip
-        )
         raise OAuthFailure("invalid_grant", BAD_CREDENTIALS)
-    await throttle.clear_login_failures(redis, username=username)
+    await throttle.succeeded(redis, attempt)
     granted = resolve_scope(scope, list(user.scopes))
     if passwords.needs_rehash(user.password_hash):
         await _rehash(redis, passwords, user, password)
