@@ -228,3 +228,33 @@ def test_a_narrow_token_cannot_mint_a_wider_api_key(
         headers=bearer(narrow["access_token"]),
     )
     assert wider.status_code == 403
+
+
+def test_refresh_reuse_stops_the_familys_access_tokens(
+    gateway: httpx.Client, stack: RunningStack
+) -> None:
+    username, _ = new_user(gateway, stack, "reuse")
+    first = login(gateway, username, USER_PASSWORD).json()
+    form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    second = gateway.post("/auth/token", data=form).json()
+    for issued in (first, second):
+        assert gateway.get(PROTECTED, headers=bearer(issued["access_token"])).status_code == 200
+    assert gateway.post("/auth/token", data=form).json()["error"] == "invalid_grant"
+    for token in (first["access_token"], second["access_token"]):
+        eventually_refused(lambda token=token: gateway.get(PROTECTED, headers=bearer(token)))
+
+
+def test_a_recreated_username_does_not_revive_old_credentials(
+    gateway: httpx.Client, stack: RunningStack
+) -> None:
+    username, _ = new_user(gateway, stack, "reborn")
+    old = login(gateway, username, USER_PASSWORD).json()
+    admin = bearer(admin_token(gateway, stack))
+    assert gateway.delete(f"/auth/users/{username}", headers=admin).status_code == 204
+    body = {"username": username, "password": USER_PASSWORD}
+    assert gateway.post("/auth/users", json=body, headers=admin).status_code == 201
+    form = {"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}
+    assert gateway.post("/auth/token", data=form).json()["error"] == "invalid_grant"
+    eventually_refused(lambda: gateway.get(PROTECTED, headers=bearer(old["access_token"])))
+    fresh = login(gateway, username, USER_PASSWORD).json()
+    assert gateway.get(PROTECTED, headers=bearer(fresh["access_token"])).status_code == 200

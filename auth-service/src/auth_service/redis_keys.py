@@ -38,6 +38,16 @@ def family_revoked(family_id: str) -> str:
     return f"auth:family-revoked:{family_id}"
 
 
+def family_access_tokens(family_id: str) -> str:
+    """The access tokens issued with a family (sorted set: jti -> exp), revoked with it."""
+    return f"auth:family-access:{family_id}"
+
+
+def user_families(username: str) -> str:
+    """The set of a user's refresh-token families, revoked when the user is deleted."""
+    return f"auth:user-families:{username}"
+
+
 def api_key(key_hash: str) -> str:
     """An API key's record, under the SHA-256 of the key."""
     return f"auth:api-key:{key_hash}"

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from auth_service import api_keys, revocations, throttle
+from auth_service import api_keys, refresh, revocations, throttle
 from auth_service.deps import (
     AdminDep,
     ClientIpDep,
@@ -162,12 +162,15 @@ async def patch(
 
 
 @router.delete("/auth/users/{username}", status_code=204, responses=USER_WRITE_ERRORS)
-async def delete(username: str, redis: RedisDep, admin: AdminDep) -> Response:
+async def delete(
+    username: str, redis: RedisDep, admin: AdminDep, settings: SettingsDep
+) -> Response:
     """Delete a user: every token and API key of theirs stops working."""
     if await get_user(redis, username) is None:
         raise NotFound(f"No user named {username}.")
     await write_user(redis, username, None)
     await api_keys.delete_all_api_keys(redis, owner=username)
+    await refresh.revoke_user_families(redis, username, ttl=settings.refresh_token_ttl_seconds)
     await revocations.cut_off_user(redis, username=username, at=time.time())
     audit(actor=admin.name, action="user.delete", target=username)
     return Response(status_code=204)
