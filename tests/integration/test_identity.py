@@ -258,3 +258,18 @@ def test_a_recreated_username_does_not_revive_old_credentials(
     eventually_refused(lambda: gateway.get(PROTECTED, headers=bearer(old["access_token"])))
     fresh = login(gateway, username, USER_PASSWORD).json()
     assert gateway.get(PROTECTED, headers=bearer(fresh["access_token"])).status_code == 200
+
+
+def test_password_change_guesses_are_throttled_through_the_gateway(
+    gateway: httpx.Client, stack: RunningStack
+) -> None:
+    username, token = new_user(gateway, stack, "oracle")
+    body = {"current_password": "a-wrong-guess", "new_password": "a-new-password-2"}
+    for _ in range(5):
+        guess = gateway.post("/auth/me/password", json=body, headers=bearer(token))
+        assert guess.status_code == 403
+    refused = gateway.post("/auth/me/password", json=body, headers=bearer(token))
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["retry-after"]) > 0
+    assert login(gateway, username, USER_PASSWORD).status_code == 429
