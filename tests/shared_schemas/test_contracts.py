@@ -62,12 +62,8 @@ def test_predict_request_needs_at_least_one_instance() -> None:
 @pytest.mark.parametrize("contract", [UserCreate, UserPatch, ApiKeyCreate])
 def test_requested_scopes_are_a_set_and_refuse_repeats(contract: type[Contract]) -> None:
     body = {"username": "ann-1", "password": "ann-password-1", "name": "k"}
-    fields = {
-        name: body[name]
-        for name in ("username", "password", "name")
-        if name in contract.model_fields
-    }
-    repeated = {**fields, "scopes": ["users:admin", "users:admin", "models:admin"]}
+    repeated: dict[str, object] = {k: v for k, v in body.items() if k in contract.model_fields}
+    repeated["scopes"] = ["users:admin", "users:admin", "models:admin"]
     with pytest.raises(ValidationError, match="repeat"):
         contract.model_validate(repeated)
     assert contract.model_json_schema()["properties"]["scopes"]["anyOf"][0]["uniqueItems"] is True
