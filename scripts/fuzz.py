@@ -70,7 +70,8 @@ def stack_env(store: Path) -> dict[str, str]:
         "SERVIR_ENV": "test",
         "GATEWAY_RATE_LIMIT_ENABLED": "false",
         "AUTH_LOGIN_IP_MAX_FAILURES": "100000",
-        "AUTH_LOGIN_MAX_FAILURES": "1000",
+        "AUTH_LOGIN_MAX_FAILURES": "100000",
+        "AUTH_LOGIN_ACCOUNT_MAX_FAILURES": "100000",
         "AUTH_LOGIN_WINDOW_SECONDS": "60",
         "MODEL_MODELS_DIR": str(store),
     }

@@ -109,3 +109,23 @@ async def test_api_key_principal_cannot_manage_keys(auth: httpx.AsyncClient) -> 
     me = await auth.get("/auth/me", headers=as_principal(f"key:{key_id}"))
     assert response.status_code == 403
     assert me.json()["username"] == "tess"
+
+
+async def test_key_scopes_default_to_the_calling_tokens_not_the_owners(
+    auth: httpx.AsyncClient,
+) -> None:
+    # The admin holds every scope but calls with a token narrowed to models:read.
+    narrow = as_principal("admin", "models:read")
+    created = await auth.post("/auth/api-keys", json={"name": "ci"}, headers=narrow)
+    assert created.status_code == 201
+    assert created.json()["scopes"] == ["models:read"]
+    assert (await introspect(auth, created.json()["key"]))["scope"] == "models:read"
+
+
+async def test_key_scopes_beyond_the_calling_token_are_refused(auth: httpx.AsyncClient) -> None:
+    narrow = as_principal("admin", "models:read")
+    body = {"name": "ci", "scopes": ["models:read", "users:admin"]}
+    beyond = await auth.post("/auth/api-keys", json=body, headers=narrow)
+    assert beyond.status_code == 403
+    assert "users:admin" in beyond.json()["detail"]
+    assert (await auth.get("/auth/api-keys", headers=narrow)).json() == []

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
+import jwt
 import pytest
 import redis.asyncio
 
@@ -113,3 +114,53 @@ async def test_password_change_keeps_tokens_issued_after_it(auth: httpx.AsyncCli
     after = (await login(auth, "wes", "fresh-password")).json()["access_token"]
     introspected = await auth.post("/internal/introspect", data={"token": after}, headers=INTERNAL)
     assert introspected.json()["active"] is True
+
+
+async def is_active(auth: httpx.AsyncClient, token: str) -> bool:
+    found = await auth.post("/internal/introspect", data={"token": token}, headers=INTERNAL)
+    active: bool = found.json()["active"]
+    return active
+
+
+async def use_refresh(auth: httpx.AsyncClient, token: str) -> httpx.Response:
+    form = {"grant_type": "refresh_token", "refresh_token": token}
+    return await auth.post("/auth/token", data=form, headers=INTERNAL)
+
+
+async def test_a_recreated_user_is_a_new_identity(auth: httpx.AsyncClient) -> None:
+    await create_user(auth, "xena")
+    old = (await login(auth, "xena", "user-password-1")).json()
+    key = await auth.post("/auth/api-keys", json={"name": "k"}, headers=as_principal("xena"))
+    assert (await auth.delete("/auth/users/xena", headers=ADMIN)).status_code == 204
+    assert (await create_user(auth, "xena")).status_code == 201
+    assert (await use_refresh(auth, old["refresh_token"])).status_code == 400
+    assert not await is_active(auth, old["access_token"])
+    assert not await is_active(auth, old["refresh_token"])
+    assert not await is_active(auth, key.json()["key"])
+    fresh = (await login(auth, "xena", "user-password-1")).json()
+    assert await is_active(auth, fresh["access_token"])
+    assert (await use_refresh(auth, fresh["refresh_token"])).status_code == 200
+
+
+async def test_refresh_reuse_revokes_the_familys_access_tokens(
+    auth: httpx.AsyncClient, events: asyncio.Queue[RevocationEvent]
+) -> None:
+    await create_user(auth, "yuri")
+    first = (await login(auth, "yuri", "user-password-1")).json()
+    second = (await use_refresh(auth, first["refresh_token"])).json()
+    other_login = (await login(auth, "yuri", "user-password-1")).json()
+    assert (await use_refresh(auth, first["refresh_token"])).status_code == 400
+    revoked = {(await next_event(events)).subject for _ in range(2)}
+    assert not await is_active(auth, first["access_token"])
+    assert not await is_active(auth, second["access_token"])
+    assert await is_active(auth, other_login["access_token"])
+    claims = [
+        jwt.decode(t["access_token"], options={"verify_signature": False}) for t in (first, second)
+    ]
+    assert revoked == {c["jti"] for c in claims}
+
+
+async def test_revoking_a_refresh_token_revokes_its_access_tokens(auth: httpx.AsyncClient) -> None:
+    issued = (await login(auth, "admin", "admin-password-for-tests")).json()
+    assert (await revoke(auth, issued["refresh_token"])).status_code == 200
+    assert not await is_active(auth, issued["access_token"])

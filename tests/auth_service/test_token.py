@@ -96,7 +96,7 @@ async def test_concurrent_refreshes_with_one_token_exactly_one_succeeds(
     assert sorted(answer.status_code for answer in answers) == [200, 400, 400, 400, 400]
 
 
-async def test_failed_logins_throttle_the_account_even_with_the_right_password(
+async def test_failed_logins_throttle_the_account_from_that_address_even_with_the_right_password(
     auth: httpx.AsyncClient,
 ) -> None:
     await create_user(auth, "erin")

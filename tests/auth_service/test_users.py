@@ -152,3 +152,30 @@ async def test_bodies_that_are_not_json_at_all_are_422(
     response = await auth.post("/auth/users", content=body, headers=headers)
     assert response.status_code == 422
     assert response.json()["errors"][0]["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_repeated_scopes_are_refused_with_422(auth: httpx.AsyncClient, method: str) -> None:
+    await create_user(auth, "nell")
+    scopes = ["users:admin", "users:admin", "models:admin"]
+    if method == "POST":
+        body: dict[str, object] = {
+            "username": "odin",
+            "password": "odin-password",
+            "scopes": scopes,
+        }
+        response = await auth.post("/auth/users", json=body, headers=ADMIN)
+    else:
+        response = await auth.patch("/auth/users/nell", json={"scopes": scopes}, headers=ADMIN)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "scopes"]
+    listed = (await auth.get("/auth/users", headers=ADMIN)).json()["items"]
+    assert [user["username"] for user in listed] == ["admin", "nell"]
+    assert listed[1]["scopes"] == ["models:read", "models:predict"]
+
+
+async def test_scopes_are_shown_in_one_order_whatever_order_was_asked(
+    auth: httpx.AsyncClient,
+) -> None:
+    created = await create_user(auth, "pete", scopes=["users:admin", "models:read"])
+    assert created.json()["scopes"] == ["models:read", "users:admin"]

@@ -208,3 +208,68 @@ def test_token_claims_match_api_md(gateway: httpx.Client, stack: RunningStack) -
     assert jwt.get_unverified_header(token)["kid"] in {
         key["kid"] for key in gateway.get("/.well-known/jwks.json").json()["keys"]
     }
+
+
+def test_a_narrow_token_cannot_mint_a_wider_api_key(
+    gateway: httpx.Client, stack: RunningStack
+) -> None:
+    narrow = login(gateway, "admin", stack.admin_password, scope="models:read").json()
+    created = gateway.post(
+        "/auth/api-keys", json={"name": "ci"}, headers=bearer(narrow["access_token"])
+    )
+    assert created.status_code == 201
+    assert created.json()["scopes"] == ["models:read"]
+    key = {"X-API-Key": created.json()["key"]}
+    assert gateway.get(PROTECTED, headers=key).status_code == 200
+    assert gateway.get("/auth/users", headers=key).status_code == 403
+    wider = gateway.post(
+        "/auth/api-keys",
+        json={"name": "ci", "scopes": ["users:admin"]},
+        headers=bearer(narrow["access_token"]),
+    )
+    assert wider.status_code == 403
+
+
+def test_refresh_reuse_stops_the_familys_access_tokens(
+    gateway: httpx.Client, stack: RunningStack
+) -> None:
+    username, _ = new_user(gateway, stack, "reuse")
+    first = login(gateway, username, USER_PASSWORD).json()
+    form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    second = gateway.post("/auth/token", data=form).json()
+    for issued in (first, second):
+        assert gateway.get(PROTECTED, headers=bearer(issued["access_token"])).status_code == 200
+    assert gateway.post("/auth/token", data=form).json()["error"] == "invalid_grant"
+    for token in (first["access_token"], second["access_token"]):
+        eventually_refused(lambda token=token: gateway.get(PROTECTED, headers=bearer(token)))
+
+
+def test_a_recreated_username_does_not_revive_old_credentials(
+    gateway: httpx.Client, stack: RunningStack
+) -> None:
+    username, _ = new_user(gateway, stack, "reborn")
+    old = login(gateway, username, USER_PASSWORD).json()
+    admin = bearer(admin_token(gateway, stack))
+    assert gateway.delete(f"/auth/users/{username}", headers=admin).status_code == 204
+    body = {"username": username, "password": USER_PASSWORD}
+    assert gateway.post("/auth/users", json=body, headers=admin).status_code == 201
+    form = {"grant_type": "refresh_token", "refresh_token": old["refresh_token"]}
+    assert gateway.post("/auth/token", data=form).json()["error"] == "invalid_grant"
+    eventually_refused(lambda: gateway.get(PROTECTED, headers=bearer(old["access_token"])))
+    fresh = login(gateway, username, USER_PASSWORD).json()
+    assert gateway.get(PROTECTED, headers=bearer(fresh["access_token"])).status_code == 200
+
+
+def test_password_change_guesses_are_throttled_through_the_gateway(
+    gateway: httpx.Client, stack: RunningStack
+) -> None:
+    username, token = new_user(gateway, stack, "oracle")
+    body = {"current_password": "a-wrong-guess", "new_password": "a-new-password-2"}
+    for _ in range(5):
+        guess = gateway.post("/auth/me/password", json=body, headers=bearer(token))
+        assert guess.status_code == 403
+    refused = gateway.post("/auth/me/password", json=body, headers=bearer(token))
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["retry-after"]) > 0
+    assert login(gateway, username, USER_PASSWORD).status_code == 429

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared_schemas import Contract, Problem, V2Problem
-from shared_schemas.auth import UserPatch
+from shared_schemas.auth import ApiKeyCreate, UserCreate, UserPatch, UserRecord
 from shared_schemas.inference import PredictRequest
 
 
@@ -57,3 +57,21 @@ def test_user_patch_refuses_mass_assignment() -> None:
 def test_predict_request_needs_at_least_one_instance() -> None:
     with pytest.raises(ValidationError, match="instances"):
         PredictRequest.model_validate_json('{"instances": []}')
+
+
+@pytest.mark.parametrize("contract", [UserCreate, UserPatch, ApiKeyCreate])
+def test_requested_scopes_are_a_set_and_refuse_repeats(contract: type[Contract]) -> None:
+    body = {"username": "ann-1", "password": "ann-password-1", "name": "k"}
+    repeated: dict[str, object] = {k: v for k, v in body.items() if k in contract.model_fields}
+    repeated["scopes"] = ["users:admin", "users:admin", "models:admin"]
+    with pytest.raises(ValidationError, match="repeat"):
+        contract.model_validate(repeated)
+    assert contract.model_json_schema()["properties"]["scopes"]["anyOf"][0]["uniqueItems"] is True
+
+
+def test_stored_scopes_read_back_unique_in_canonical_order() -> None:
+    record = UserRecord.model_validate_json(
+        '{"username": "ann", "password_hash": "h", "created_at": "2026-01-01T00:00:00Z",'
+        ' "scopes": ["users:admin", "users:admin", "models:admin", "models:read"]}'
+    )
+    assert record.scopes == ["models:read", "models:admin", "users:admin"]

@@ -40,9 +40,21 @@ class Settings(ServiceSettings):
     argon2_time_cost: int = Field(default=OWASP_TIME_COST, ge=OWASP_TIME_COST)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
 
-    login_max_failures: int = Field(default=5, ge=1, le=1000)
-    login_window_seconds: int = Field(default=900, ge=1, le=86400)
+    # Login throttling (Keycloak's brute-force detection, counted per account AND client IP so
+    # that one address cannot lock an account out for everyone). A failed password check, at
+    # the token endpoint or at POST /auth/me/password, counts against three budgets; over any
+    # of them both answer 429 with Retry-After, even for the right password:
+    # - one account from one client IP: `login_max_failures`, forgotten `login_window_seconds`
+    #   after the last failure; reaching it locks that pair for `login_lockout_seconds`,
+    #   doubled by every further failure up to `login_max_lockout_seconds`;
+    # - one account from anywhere: `login_account_max_failures` per window;
+    # - one client IP, any accounts (spraying): `login_ip_max_failures` per window.
+    login_max_failures: int = Field(default=5, ge=1, le=100_000)
+    login_account_max_failures: int = Field(default=100, ge=1, le=1_000_000)
     login_ip_max_failures: int = Field(default=50, ge=1, le=100_000)
+    login_window_seconds: int = Field(default=900, ge=1, le=86400)
+    login_lockout_seconds: int = Field(default=60, ge=1, le=86400)
+    login_max_lockout_seconds: int = Field(default=900, ge=1, le=86400)
     max_api_keys_per_user: int = Field(default=10, ge=1, le=1000)
     users_page_max: int = Field(default=100, ge=1, le=1000)
 

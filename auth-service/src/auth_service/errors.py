@@ -45,6 +45,18 @@ class InvalidField(ServiceError):
         self.loc = loc
 
 
+class TooManyAttempts(ServiceError):
+    """Too many failed password checks: refused unchecked (429 + Retry-After)."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self, retry_after: int) -> None:
+        detail = f"Too many failed attempts; retry after {retry_after} seconds."
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
 class OAuthFailure(Exception):
     """An RFC 6749 section 5.2 error of the token endpoint."""
 
@@ -113,6 +125,7 @@ __all__ = [
     "NotFound",
     "OAuthFailure",
     "ServiceError",
+    "TooManyAttempts",
     "Unauthorized",
     "install_auth_errors",
     "oauth_response",

@@ -6,11 +6,11 @@ from redis.asyncio import Redis
 
 from auth_service import refresh, throttle
 from auth_service.config import Settings
-from auth_service.errors import OAuthFailure
+from auth_service.errors import OAuthFailure, TooManyAttempts
 from auth_service.passwords import Passwords
 from auth_service.signing import KeyRing
 from auth_service.tokens import issue_access_token
-from auth_service.users import get_user, write_user
+from auth_service.users import credentials_not_before, get_user, write_user
 from shared_schemas.auth import ALL_SCOPES, TokenResponse, UserRecord
 
 BAD_CREDENTIALS = "The username or password is incorrect."
@@ -37,14 +37,21 @@ async def _tokens(
     scope: str,
     family: str | None,
 ) -> TokenResponse:
-    access, _ = issue_access_token(keys=keys, settings=settings, username=username, scope=scope)
     ttl = settings.refresh_token_ttl_seconds
+    access, claims = issue_access_token(
+        keys=keys, settings=settings, username=username, scope=scope
+    )
     if family is None:
-        refresh_token = await refresh.start_family(redis, username=username, scope=scope, ttl=ttl)
+        family, refresh_token = await refresh.start_family(
+            redis, username=username, scope=scope, ttl=ttl
+        )
     else:
         refresh_token = await refresh.issue_refresh_token(
             redis, family_id=family, username=username, scope=scope, ttl=ttl
         )
+    await refresh.bind_access_token(
+        redis, family_id=family, jti=claims.jti, expires_at=float(claims.exp)
+    )
     return TokenResponse(
         access_token=access,
         expires_in=settings.access_token_ttl_seconds,
@@ -65,15 +72,19 @@ async def password_grant(
     client_ip: str,
 ) -> TokenResponse:
     """Log in; an unknown user, a wrong password and a disabled user answer alike."""
-    await throttle.check_login_allowed(redis, settings=settings, username=username, ip=client_ip)
+    try:
+        attempt = await throttle.reserve_attempt(
+            redis, settings=settings, username=username, ip=client_ip
+        )
+    except TooManyAttempts as exc:
+        raise OAuthFailure(
+            "invalid_request", exc.detail, status=429, retry_after=exc.retry_after
+        ) from None
     user = await get_user(redis, username)
     matches = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not matches or user.disabled:
-        await throttle.record_login_failure(
-            redis, settings=settings, username=username, ip=client_ip
-        )
         raise OAuthFailure("invalid_grant", BAD_CREDENTIALS)
-    await throttle.clear_login_failures(redis, username=username)
+    await throttle.succeeded(redis, attempt)
     granted = resolve_scope(scope, list(user.scopes))
     if passwords.needs_rehash(user.password_hash):
         await _rehash(redis, passwords, user, password)
@@ -94,7 +105,7 @@ async def refresh_grant(
     ttl = settings.refresh_token_ttl_seconds
     record, family = await refresh.consume_refresh_token(redis, token, ttl=ttl)
     user = await get_user(redis, record.username)
-    if user is None or user.disabled or family.created_at < user.tokens_not_before:
+    if user is None or user.disabled or family.created_at < credentials_not_before(user):
         await refresh.revoke_family(redis, record.family, ttl=ttl)
         raise OAuthFailure("invalid_grant", refresh.INVALID)
     allowed = [s for s in record.scope.split() if s in user.scopes]

@@ -10,7 +10,7 @@ from auth_service import api_keys, refresh
 from auth_service.config import Settings
 from auth_service.revocations import revoke_access_token
 from auth_service.signing import KeyRing
-from auth_service.users import get_user
+from auth_service.users import credentials_not_before, get_user
 from shared_schemas import revocation
 from shared_schemas.auth import ALL_SCOPES, Introspection
 
@@ -30,7 +30,10 @@ async def introspect(
     if _looks_like_jwt(token):
         return await _introspect_access_token(redis, token, keys, settings)
     record = await refresh.find_refresh_token(redis, token)
-    if record is None:
+    if record is None or await refresh.family_revoked(redis, record.family):
+        return INACTIVE
+    user = await get_user(redis, record.username)
+    if user is None or user.disabled or record.issued_at < credentials_not_before(user):
         return INACTIVE
     return Introspection(
         active=True,
@@ -50,6 +53,7 @@ async def _introspect_api_key(redis: "Redis", key: str) -> Introspection:
     if (
         owner is None
         or owner.disabled
+        or record.created_at < owner.created_at  # a key of an earlier user of that name
         or (record.expires_at is not None and record.expires_at <= now)
     ):
         return INACTIVE
@@ -81,7 +85,7 @@ async def _introspect_access_token(
     ):
         return INACTIVE
     user = await get_user(redis, claims["sub"])
-    if user is None or user.disabled or float(claims.get("iat", 0)) < user.tokens_not_before:
+    if user is None or user.disabled or float(claims.get("iat", 0)) < credentials_not_before(user):
         return INACTIVE
     return Introspection(
         active=True,

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Mapping
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -23,9 +24,22 @@ async def publish(
 
 async def revoke_access_token(redis: "Redis", *, jti: str, expires_at: float) -> None:
     """Refuse one access token from now until it expires anyway."""
-    await redis.zadd(revocation.REVOKED_TOKENS_KEY, {jti: expires_at})
+    await revoke_access_tokens(redis, {jti: expires_at})
+
+
+async def revoke_access_tokens(redis: "Redis", tokens: Mapping[str, float]) -> None:
+    """Refuse access tokens (jti -> exp) from now until they expire anyway."""
+    if not tokens:
+        return
+    await redis.zadd(revocation.REVOKED_TOKENS_KEY, dict(tokens))
     await redis.zremrangebyscore(revocation.REVOKED_TOKENS_KEY, "-inf", time.time() - 60)
-    await publish(redis, kind="token", subject=jti, at=time.time(), until=expires_at)
+    for jti, expires_at in tokens.items():
+        await publish(redis, kind="token", subject=jti, at=time.time(), until=expires_at)
+
+
+async def has_cut_off(redis: "Redis", *, username: str) -> bool:
+    """Whether `username` ever had its tokens cut off (e.g. a user of that name was deleted)."""
+    return bool(await redis.hexists(revocation.USER_CUTOFFS_KEY, username))
 
 
 async def cut_off_user(redis: "Redis", *, username: str, at: float) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from auth_service import redis_keys
+from auth_service import redis_keys, revocations
 from auth_service.errors import Conflict, NotFound
 from shared_schemas.auth import User, UserRecord
 
@@ -41,6 +41,13 @@ def new_user_record(*, username: str, password_hash: str, scopes: Sequence[str])
     )
 
 
+def credentials_not_before(record: UserRecord) -> float:
+    """Credentials issued before this instant (epoch seconds) are void: the last password
+    change, disabling or scope loss, and the user's creation (a user created anew under a
+    deleted user's name is a new identity; the old one's credentials stay dead)."""
+    return max(record.tokens_not_before, record.created_at.timestamp())
+
+
 async def get_user(redis: "Redis", username: str) -> UserRecord | None:
     """The stored user, or None."""
     raw = await redis.get(redis_keys.user(username))
@@ -65,6 +72,12 @@ async def create_user(redis: "Redis", record: UserRecord) -> None:
         created, *_ = await pipe.execute()
     if not created:
         raise Conflict(f"The username {record.username} is taken.")
+    # A name used before: gateways refuse whatever the old identity still holds (e.g. a token
+    # from a login that raced its deletion), checked locally against this cut-off.
+    if await revocations.has_cut_off(redis, username=record.username):
+        await revocations.cut_off_user(
+            redis, username=record.username, at=record.created_at.timestamp()
+        )
 
 
 async def list_users(redis: "Redis", *, offset: int, limit: int) -> tuple[list[UserRecord], int]:

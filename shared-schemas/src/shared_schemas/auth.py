@@ -1,9 +1,10 @@
 """Identity contracts: tokens, claims, users, API keys, introspection, JWKS."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from shared_schemas.base import WHOLE_NUMBER, Contract
 
@@ -13,7 +14,31 @@ DEFAULT_USER_SCOPES: tuple[Scope, ...] = ("models:read", "models:predict")
 
 Username = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.@-]{2,63}$")]
 Password = Annotated[str, Field(min_length=8, max_length=256)]
-ScopeList = Annotated[list[Scope], Field(max_length=len(ALL_SCOPES))]
+
+
+def canonical_scopes(scopes: Iterable[str]) -> list[Scope]:
+    """Scopes as a set: each once, in `ALL_SCOPES` order (so answers do not depend on how
+    a request ordered them)."""
+    held = set(scopes)
+    return [scope for scope in ALL_SCOPES if scope in held]
+
+
+def _refuse_repeats(scopes: list[Scope]) -> list[Scope]:
+    if len(set(scopes)) != len(scopes):
+        msg = "scopes are a set: a scope must not repeat"
+        raise ValueError(msg)
+    return canonical_scopes(scopes)
+
+
+# Requested scopes: a repeat is refused (422), as JSON Schema's uniqueItems says.
+ScopeList = Annotated[
+    list[Scope],
+    Field(max_length=len(ALL_SCOPES), json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_refuse_repeats),
+]
+# Stored and shown scopes: normalised, so a record written before repeats were refused still
+# reads back as a set.
+ScopeSet = Annotated[list[Scope], AfterValidator(canonical_scopes)]
 
 
 class TokenResponse(Contract):
@@ -69,7 +94,7 @@ class User(Contract):
     """A user as the admin API shows it (never the password hash)."""
 
     username: str
-    scopes: list[Scope]
+    scopes: ScopeSet
     created_at: datetime
     disabled: bool = False
 
@@ -87,7 +112,7 @@ class Me(Contract):
     """`GET /auth/me`."""
 
     username: str
-    scopes: list[Scope]
+    scopes: ScopeSet
     created_at: datetime
 
 
@@ -112,7 +137,7 @@ class ApiKey(Contract):
     id: str
     name: str
     prefix: str
-    scopes: list[Scope]
+    scopes: ScopeSet
     created_at: datetime
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
@@ -125,7 +150,7 @@ class ApiKeyCreated(Contract):
     name: str
     key: str
     prefix: str
-    scopes: list[Scope]
+    scopes: ScopeSet
     created_at: datetime
     expires_at: datetime | None = None
 
@@ -150,7 +175,7 @@ class UserRecord(Contract):
 
     username: str
     password_hash: str
-    scopes: list[Scope]
+    scopes: ScopeSet
     disabled: bool = False
     created_at: datetime
     # Tokens issued before this instant (epoch seconds) are void: set on password change/disable.
@@ -183,7 +208,7 @@ class ApiKeyRecord(Contract):
     name: str
     owner: str
     prefix: str
-    scopes: list[Scope]
+    scopes: ScopeSet
     created_at: datetime
     expires_at: datetime | None = None
     last_used_at: datetime | None = None

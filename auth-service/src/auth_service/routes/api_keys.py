@@ -6,7 +6,7 @@ from auth_service import api_keys
 from auth_service.deps import PrincipalDep, RedisDep, SettingsDep
 from auth_service.errors import Forbidden
 from auth_service.users import require_user
-from shared_schemas.auth import ALL_SCOPES, ApiKey, ApiKeyCreate, ApiKeyCreated
+from shared_schemas.auth import ApiKey, ApiKeyCreate, ApiKeyCreated, canonical_scopes
 from shared_schemas.runtime.deps import JsonBody
 
 router = APIRouter(tags=["api-keys"])
@@ -23,7 +23,10 @@ def _user_only(principal: PrincipalDep) -> str:
     status_code=201,
     dependencies=[JsonBody],
     responses={
-        403: {"description": "The caller is an API key, or asks for scopes beyond its own"},
+        403: {
+            "description": "The caller is an API key, or asks for scopes beyond the calling "
+            "token's or the owner's"
+        },
         409: {"description": "The user holds AUTH_MAX_API_KEYS_PER_USER keys already"},
     },
 )
@@ -32,11 +35,16 @@ async def create(
 ) -> ApiKeyCreated:
     """Create an API key; its secret is shown in this answer only."""
     owner = await require_user(redis, _user_only(principal))
-    wanted = body.scopes if body.scopes is not None else owner.scopes
-    beyond = sorted(set(wanted) - set(owner.scopes))
+    # A key never outranks the credential that made it: a token narrowed to models:read
+    # must not mint a users:admin key just because its owner holds that scope.
+    allowed = canonical_scopes(set(owner.scopes) & principal.scopes)
+    scopes = body.scopes if body.scopes is not None else allowed
+    beyond = [scope for scope in scopes if scope not in allowed]
     if beyond:
-        raise Forbidden(f"A key cannot have scopes beyond its owner's: {' '.join(beyond)}.")
-    scopes = [scope for scope in ALL_SCOPES if scope in wanted]
+        raise Forbidden(
+            "A key cannot have scopes beyond the calling token's and its owner's: "
+            f"{' '.join(beyond)}."
+        )
     return await api_keys.create_api_key(
         redis,
         owner=owner.username,

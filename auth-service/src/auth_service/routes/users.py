@@ -5,8 +5,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from auth_service import api_keys, revocations
-from auth_service.deps import AdminDep, PasswordsDep, PrincipalDep, RedisDep, SettingsDep
+from auth_service import api_keys, refresh, revocations, throttle
+from auth_service.deps import (
+    AdminDep,
+    ClientIpDep,
+    PasswordsDep,
+    PrincipalDep,
+    RedisDep,
+    SettingsDep,
+)
 from auth_service.errors import Forbidden, NotFound
 from auth_service.users import (
     create_user,
@@ -61,17 +68,30 @@ async def me(redis: RedisDep, principal: PrincipalDep) -> Me:
     "/auth/me/password",
     status_code=204,
     dependencies=[JsonBody],
-    responses={403: {"description": "The current password is wrong, or the caller is an API key"}},
+    responses={
+        403: {"description": "The current password is wrong, or the caller is an API key"},
+        429: {"description": "Too many failed password checks (counted with the logins')"},
+    },
 )
 async def change_password(
-    body: PasswordChange, redis: RedisDep, principal: PrincipalDep, passwords: PasswordsDep
+    body: PasswordChange,
+    redis: RedisDep,
+    principal: PrincipalDep,
+    passwords: PasswordsDep,
+    settings: SettingsDep,
+    client_ip: ClientIpDep,
 ) -> Response:
     """Change the caller's password; every earlier token of the caller stops working."""
     if principal.is_api_key:
         raise Forbidden("An API key cannot change its owner's password.")
+    # Checking current_password is a password guess like a login: it shares the login's budget.
+    attempt = await throttle.reserve_attempt(
+        redis, settings=settings, username=principal.name, ip=client_ip
+    )
     user = await require_user(redis, principal.name)
     if not await passwords.verify(user.password_hash, body.current_password):
         raise Forbidden("The current password is incorrect.")
+    await throttle.succeeded(redis, attempt)
     cutoff = time.time()
     new_hash = await passwords.hash(body.new_password)
     await write_user(
@@ -142,12 +162,15 @@ async def patch(
 
 
 @router.delete("/auth/users/{username}", status_code=204, responses=USER_WRITE_ERRORS)
-async def delete(username: str, redis: RedisDep, admin: AdminDep) -> Response:
+async def delete(
+    username: str, redis: RedisDep, admin: AdminDep, settings: SettingsDep
+) -> Response:
     """Delete a user: every token and API key of theirs stops working."""
     if await get_user(redis, username) is None:
         raise NotFound(f"No user named {username}.")
     await write_user(redis, username, None)
     await api_keys.delete_all_api_keys(redis, owner=username)
+    await refresh.revoke_user_families(redis, username, ttl=settings.refresh_token_ttl_seconds)
     await revocations.cut_off_user(redis, username=username, at=time.time())
     audit(actor=admin.name, action="user.delete", target=username)
     return Response(status_code=204)

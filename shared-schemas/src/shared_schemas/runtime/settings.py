@@ -14,7 +14,14 @@ MIN_SECRET_LENGTH = 32
 class ServiceSettings(BaseSettings):
     """Fields common to the gateway, the auth-service and the model-service."""
 
-    model_config = SettingsConfigDict(extra="ignore", validate_default=True, validate_by_name=True)
+    # Errors name the field and the rule, never the value: the values are often secrets, and a
+    # refused production start would print them to its log.
+    model_config = SettingsConfigDict(
+        extra="ignore",
+        validate_default=True,
+        validate_by_name=True,
+        hide_input_in_errors=True,
+    )
 
     env: Literal["development", "test", "production"] = Field(
         default="development", validation_alias="SERVIR_ENV"
