@@ -233,3 +233,52 @@ async def test_lingering_stops_after_the_byte_bound() -> None:
             await send_slowly(writer, len(BIG))
         writer.close()
     assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+async def drip_until_refused(writer: asyncio.StreamWriter, *, pause: float = 0.0) -> None:
+    """After `pause` seconds of silence, write a byte every 0.05 s until the gateway refuses
+    them (it has closed); at most 10 s."""
+    await asyncio.sleep(pause)
+    async with asyncio.timeout(10):
+        while True:
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+
+async def answered_413(gateway: Gateway) -> tuple[asyncio.StreamWriter, bytes]:
+    """A connection whose declared body is over the limit, and its answer (then the FIN)."""
+    reader, writer = await gateway.connect()
+    writer.write(b"POST /auth/revoke HTTP/1.1\r\nHost: s\r\nContent-Length: 3000000\r\n\r\n")
+    return writer, await answer_and_close(reader, 5)
+
+
+async def test_lingering_ends_at_its_time_bound_while_the_client_still_sends() -> None:
+    async with running_gateway(linger_seconds=1) as gateway:
+        writer, answer = await answered_413(gateway)
+        with pytest.raises(ConnectionError):
+            await drip_until_refused(writer)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+async def test_lingering_ends_when_the_client_pauses_past_the_idle_bound() -> None:
+    async with running_gateway(linger_idle_seconds=0.5) as gateway:
+        writer, answer = await answered_413(gateway)
+        with pytest.raises(ConnectionError):
+            await drip_until_refused(writer, pause=1.5)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+async def test_each_request_on_a_kept_alive_connection_gets_its_own_head_deadline() -> None:
+    async with running_gateway(head_timeout_seconds=0.5) as gateway:
+        reader, writer = await gateway.connect()
+        answers = []
+        for _ in range(2):
+            writer.write(b"GET /livez HTTP/1.1\r\nHost: s\r\n\r\n")
+            answers.append(await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5))
+            await reader.readexactly(int(answers[-1].split(b"content-length: ")[1].split()[0]))
+            await asyncio.sleep(1)  # idle past the head deadline, within uvicorn's keep-alive
+        writer.close()
+    assert [answer.split(b"\r\n")[0] for answer in answers] == [b"HTTP/1.1 200 OK"] * 2
