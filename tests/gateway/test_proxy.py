@@ -118,6 +118,29 @@ async def test_upstream_timeout_is_504_within_read_timeout() -> None:
     assert elapsed < 2.0
 
 
+async def test_upload_waits_for_the_upload_timeout_not_the_read_timeout() -> None:
+    """An install slower than GATEWAY_READ_TIMEOUT_SECONDS gets its 201 through (before,
+    a 504 while the model-service went on to install it); other routes still time out."""
+    fake = FakeAuth()
+    installed = {"/models": lambda _body: (201, b'{"name":"m","version":"1"}')}
+    slow = {"/models": 1.0, "/models/m/predict": 1.0}
+    predict = {"/models/m/predict": lambda _body: (200, b"{}")}
+    async with (
+        running_upstream("record", jwks_only(fake)) as auth,
+        running_upstream("record", installed | predict, delays=slow) as model,
+    ):
+        settings = gateway_settings(
+            auth=auth.url, model=model.url, read_timeout_seconds=0.3, upload_timeout_seconds=5
+        )
+        async with serve_in_process(create_app(settings)) as client:
+            admin = bearer(fake.signer.token(scope="models:read models:predict models:admin"))
+            upload = await client.post("/models", content=b"bundle", headers=admin)
+            predicted = await client.post("/models/m/predict", content=b"{}", headers=admin)
+    assert upload.status_code == 201
+    assert upload.json() == {"name": "m", "version": "1"}
+    assert predicted.status_code == 504
+
+
 async def test_invalid_upstream_reply_is_502() -> None:
     fake = FakeAuth()
     async with running_upstream("garbage", jwks_only(fake)) as auth:

@@ -36,6 +36,7 @@ class Upstream:
     requests: list[bytes] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
     handlers: dict[str, Handler] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)  # seconds before a handler answers
     handled: list[str] = field(default_factory=list)
     writers: set[asyncio.StreamWriter] = field(default_factory=set)
     server: asyncio.Server | None = None
@@ -53,6 +54,7 @@ class Upstream:
                 path = head.decode("latin-1").split(" ")[1].split("?")[0]
                 if (handler := self.handlers.get(path)) is not None:
                     self.handled.append(path)
+                    await asyncio.sleep(self.delays.get(path, 0))
                     writer.write(json_reply(*handler(body)))
                     await writer.drain()
                     continue
@@ -94,10 +96,10 @@ class Upstream:
 
 @asynccontextmanager
 async def running_upstream(
-    mode: Mode, handlers: dict[str, Handler] | None = None
+    mode: Mode, handlers: dict[str, Handler] | None = None, delays: dict[str, float] | None = None
 ) -> AsyncIterator[Upstream]:
     """Serve an upstream of the given mode on a free loopback port."""
-    upstream = Upstream(mode, handlers=handlers or {})
+    upstream = Upstream(mode, handlers=handlers or {}, delays=delays or {})
     server = await asyncio.start_server(upstream.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     upstream.url = f"http://127.0.0.1:{port}"

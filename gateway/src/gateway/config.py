@@ -46,6 +46,20 @@ class Settings(ServiceSettings):
     # is read further or forwarded.
     max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024, le=1024 * 1024)
     max_headers: int = Field(default=100, ge=32, le=1000)
+    # Slow or greedy clients (shared_schemas.runtime.connections): the head must arrive within
+    # HEAD seconds (408 or close), each body within BODY seconds of its head (uploads, POST
+    # /models, within UPLOAD_BODY) or 408; an IP's connections beyond MAX_CONNECTIONS_PER_IP
+    # (0: no cap; trusted proxies exempt) are closed at accept. An answer sent while the client
+    # still sends is followed by a lingering close (nginx's lingering_time/_timeout).
+    head_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    upload_body_timeout_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    max_connections_per_ip: int = Field(default=256, ge=0, le=1_000_000)
+    linger_seconds: float = Field(default=30.0, ge=0, le=600)
+    linger_idle_seconds: float = Field(default=5.0, gt=0, le=600)
+    linger_max_bytes: int = Field(default=16 * 1024 * 1024, ge=0)
+    # Upstream read timeout of uploads (POST /models): installing a large bundle takes longer.
+    upload_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
     # /openapi.json merges the upstreams' documents, refetched once older than this (so a new
     # model shows within about that long); an upstream that fails keeps its last good document.
     openapi_max_age_seconds: float = Field(default=1.0, ge=0, le=3600)

@@ -53,19 +53,28 @@ def upstream_for(path: str, state: State) -> Upstream:
     return upstream
 
 
+def is_upload(scope: Scope) -> bool:
+    """True for an upload of a bundle (`POST /models`): its own limits and timeouts."""
+    return bool(scope["method"] == "POST" and scope["path"] == "/models")
+
+
 def body_reader(scope: Scope, receive: Receive, settings: Settings) -> BodyReader:
     """Reads the body as it streams in, refusing it (413) before reading past its limit.
 
     Uploads of bundles (`POST /models`) have their own, larger limit.
     """
-    upload = scope["method"] == "POST" and scope["path"] == "/models"
+    upload = is_upload(scope)
     limit = settings.max_upload_bytes if upload else settings.max_body_bytes
     setting = "GATEWAY_MAX_UPLOAD_BYTES" if upload else "GATEWAY_MAX_BODY_BYTES"
     return partial(read_body, scope, receive, limit=limit, setting=setting)
 
 
 class Forwarder:
-    """Forwards one request on a public path; beyond `max_in_flight` it sheds (503)."""
+    """Forwards one request on a public path; beyond `max_in_flight` it sheds (503).
+
+    A request does not count while its body is still arriving: a slow client must not take
+    the budget of those whose bodies are in (the connection's body deadline bounds it).
+    """
 
     def __init__(self) -> None:
         self.in_flight = 0
@@ -77,12 +86,12 @@ class Forwarder:
         proxy: Proxy = state.proxy
         self.in_flight += 1
         try:
-            if self.in_flight > settings.max_in_flight:
-                proxy.metrics.shed()
-                detail = "The gateway is at capacity; retry shortly."
-                raise Overloaded(detail, retry_after=settings.retry_after_seconds)
+            self._admit(settings, proxy)
             upstream = upstream_for(scope["path"], state)
-            reply = await proxy.forward(scope, body_reader(scope, receive, settings), upstream)
+            reader = body_reader(scope, receive, settings)
+            read = partial(self._read_uncounted, reader, settings, proxy)
+            timeout = settings.upload_timeout_seconds if is_upload(scope) else None
+            reply = await proxy.forward(scope, read, upstream, timeout=timeout)
         except ServiceError as exc:
             response = error_response(exc, method=scope["method"], path=scope["path"])
             await response(scope, receive, send)
@@ -93,6 +102,22 @@ class Forwarder:
             {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         )
         await send({"type": "http.response.body", "body": reply.body})
+
+    async def _read_uncounted(self, read: BodyReader, settings: Settings, proxy: Proxy) -> bytes:
+        """The body, read outside the budget; shed if the budget is full once it is in."""
+        self.in_flight -= 1
+        try:
+            body = await read()
+        finally:
+            self.in_flight += 1
+        self._admit(settings, proxy)
+        return body
+
+    def _admit(self, settings: Settings, proxy: Proxy) -> None:
+        if self.in_flight > settings.max_in_flight:
+            proxy.metrics.shed()
+            detail = "The gateway is at capacity; retry shortly."
+            raise Overloaded(detail, retry_after=settings.retry_after_seconds)
 
 
 class Edge:

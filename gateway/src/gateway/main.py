@@ -22,6 +22,9 @@ from gateway.routes import router
 from gateway.security import running_authenticator
 from gateway.upstream_set import running_upstreams
 from shared_schemas.runtime.app import build_service_app
+from shared_schemas.runtime.connections import ConnectionLimits, GuardedProtocol, guarded_protocol
+
+UPLOAD_ROUTE = ("POST", "/models")
 
 
 def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> RouteLimits:
@@ -52,6 +55,24 @@ def failed_auth_limit(
         Policy.parse("auth-failures", settings.rate_limit_auth_failures),
         max_blocked=settings.rate_limit_max_local_keys,
         on_refused=metrics.rate_limited,
+    )
+
+
+def connection_protocol(settings: Settings) -> type[GuardedProtocol]:
+    """uvicorn's protocol bounding heads, bodies, connections per IP, and lingering."""
+    limits = ConnectionLimits(
+        head_seconds=settings.head_timeout_seconds,
+        body_seconds=settings.body_timeout_seconds,
+        long_body_seconds=settings.upload_body_timeout_seconds,
+        long_body_routes=frozenset({UPLOAD_ROUTE}),
+        max_per_ip=settings.max_connections_per_ip,
+        exempt=parse_networks(settings.trusted_proxies),
+        linger_seconds=settings.linger_seconds,
+        linger_idle_seconds=settings.linger_idle_seconds,
+        linger_max_bytes=settings.linger_max_bytes,
+    )
+    return guarded_protocol(
+        max_header_bytes=settings.max_header_bytes, max_headers=settings.max_headers, limits=limits
     )
 
 

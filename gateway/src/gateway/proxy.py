@@ -34,10 +34,16 @@ class Proxy:
         self.metrics = metrics
 
     async def forward(
-        self, scope: Scope, read_body: BodyReader, upstream: Upstream
+        self,
+        scope: Scope,
+        read_body: BodyReader,
+        upstream: Upstream,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (the upstream's read timeout)
     ) -> UpstreamReply:
         """Authenticate, count, then send the request to `upstream`; its answer, headers
-        ready for the caller (rate-limit headers and Content-Length added)."""
+        ready for the caller (rate-limit headers and Content-Length added). `timeout`
+        replaces the upstream's read timeout (uploads have their own)."""
         method, path = scope["method"], scope["path"]
         target = forward_target(
             path=path, raw_path=scope.get("raw_path"), query=scope["query_string"]
@@ -67,7 +73,11 @@ class Proxy:
         )
         try:
             reply = await upstream.forward(
-                method=method, target=target, headers=headers, body=await read_body()
+                method=method,
+                target=target,
+                headers=headers,
+                body=await read_body(),
+                wait_seconds=timeout,
             )
         except ServiceError as exc:
             exc.headers.update((key.decode(), value.decode()) for key, value in limit_headers)

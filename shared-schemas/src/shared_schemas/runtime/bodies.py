@@ -5,9 +5,17 @@ from collections.abc import Collection
 
 from starlette.types import Receive, Scope
 
-from shared_schemas.runtime.problems import ContentTooLarge, UnsupportedMediaType
+from shared_schemas.runtime.problems import ContentTooLarge, ServiceError, UnsupportedMediaType
 
 JSON_MEDIA_TYPE = "application/json"
+
+
+class BodyCutShort(ServiceError):
+    """The client left, or its body's deadline passed, before the body came in whole (the
+    server has already answered 408 or closed; this ends the request's handling)."""
+
+    status = 408
+    title = "Request Timeout"
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -27,6 +35,9 @@ async def read_body(scope: Scope, receive: Receive, *, limit: int, setting: str)
     size = 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            # Not the end of the body: a truncated body must never be handled as a whole one.
+            raise BodyCutShort("The request body did not arrive in full.")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

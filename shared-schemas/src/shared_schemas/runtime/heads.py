@@ -73,20 +73,23 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """Answer a refused or unparseable head as problem+json, then close."""
+        self._in_head = False  # nothing more is read into this head
         if self._too_large:
-            status, detail = (
-                431,
-                (
-                    f"The request head is larger than {self.max_bytes} bytes or has more than "
-                    f"{self.max_headers} headers."
-                ),
+            detail = (
+                f"The request head is larger than {self.max_bytes} bytes or has more than "
+                f"{self.max_headers} headers."
             )
+            self.write_problem(431, "Request Header Fields Too Large", detail)
         else:
-            status, detail = 400, "The request is not valid HTTP/1.1."
+            self.write_problem(400, "Bad Request", "The request is not valid HTTP/1.1.")
+        self.close_after_answer()
+
+    def write_problem(self, status: int, title: str, detail: str) -> None:
+        """Write a whole problem+json response that closes the connection."""
         request_id = uuid.uuid4().hex
         body = orjson.dumps(
             Problem(
-                title="Request Header Fields Too Large" if status == 431 else "Bad Request",
+                title=title,
                 status=status,
                 detail=detail,
                 instance=self._instance(),
@@ -102,6 +105,9 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             % (PROBLEM_MEDIA_TYPE.encode(), len(body), request_id.encode())
         )
         self.transport.write(b"".join(head) + body)
+
+    def close_after_answer(self) -> None:
+        """Close once an answer is written (a subclass may first drain what is still coming)."""
         self.transport.close()
 
     def _count(self, size: int) -> None:
