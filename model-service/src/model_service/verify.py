@@ -1,0 +1,224 @@
+"""Verifying bundles in a child process before this one loads them.
+
+A crafted model file can crash the process that predicts with it (a tree whose child indices
+point outside its nodes) or hang it (a tree whose root is its own child). So each new bundle is
+first loaded, structurally validated and test-predicted (canary.py) by `python -m
+model_service.verify`, under an address-space and CPU limit and a wall-clock deadline: a crash,
+a hang or a memory bomb costs the child. Only then does the service load it, once.
+
+A pass is remembered in the store (`.verified/<key>`, a folder no upload or import can write),
+keyed by the manifest's sha256 (which pins the model file's sha256) and the settings that decide
+what may load, so restarts and the other replicas do not verify again.
+"""
+
+import hashlib
+import json
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model_service.bundles import Bundle, BundleError, load_bundle, manifest_bytes
+from model_service.canary import predict_canary
+from model_service.config import Settings
+
+VERDICTS = ".verified"
+# Bump when the checks change, so bundles passed by older checks are verified again.
+CHECKS_VERSION = "1"
+# One thread each for BLAS and OpenMP: less address space, and the child shares the cores.
+CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+CHILD_FIELDS = (
+    "models_dir",
+    "allowed_types",
+    "allow_pickle",
+    "unvalidated_types",
+    "max_bundle_bytes",
+    "max_model_members",
+    "max_model_unpacked_bytes",
+    "max_model_ratio",
+    "verify_cpu_seconds",
+    "verify_memory_bytes",
+)
+
+
+def verdict_key(manifest_sha256: str, settings: Settings) -> str:
+    """The name of a pass: the manifest's digest and the settings that decide what may load."""
+    policy = {
+        "checks": CHECKS_VERSION,
+        "manifest": manifest_sha256,
+        "allowed": sorted(settings.allowed_types),
+        "unvalidated": sorted(settings.unvalidated_types),
+        "pickle": settings.allow_pickle,
+    }
+    return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()
+
+
+def _verdict_file(manifest_raw: bytes, settings: Settings) -> Path:
+    key = verdict_key(hashlib.sha256(manifest_raw).hexdigest(), settings)
+    return settings.models_dir / VERDICTS / key
+
+
+def _record_pass(manifest_sha256: str, settings: Settings) -> None:
+    folder = settings.models_dir / VERDICTS
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / verdict_key(manifest_sha256, settings)
+    work = folder / f".{target.name}.{os.getpid()}"
+    work.write_text("passed\n")
+    work.replace(target)  # atomic: a reader sees no verdict or a whole one
+
+
+def load_verified(folder: Path, settings: Settings) -> Bundle:
+    """Load a bundle here once a child has verified it (now, or before: the recorded pass)."""
+    raw = manifest_bytes(folder)
+    if not _verdict_file(raw, settings).is_file():
+        reason = verify_bundles([folder], settings).get(folder)
+        if reason is not None:
+            raise BundleError(reason)
+    # The manifest as verified: its sha256 pins the model file load_bundle checks again.
+    bundle = load_bundle(folder, settings, manifest_raw=raw)
+    if not _verdict_file(raw, settings).is_file():
+        raise BundleError("the bundle changed while it was verified")
+    return bundle
+
+
+def verify_bundles(folders: list[Path], settings: Settings) -> dict[Path, str | None]:
+    """Verify the bundles without a recorded pass; their reasons (None: passed)."""
+    results: dict[Path, str | None] = {}
+    pending = []
+    for folder in folders:
+        try:
+            if _verdict_file(manifest_bytes(folder), settings).is_file():
+                results[folder] = None
+                continue
+        except BundleError as exc:
+            results[folder] = str(exc)
+            continue
+        pending.append(folder)
+    while pending:  # one child for the lot; after a crash, a new one for the rest
+        done = _run_child(pending, settings)
+        results.update(done)
+        pending = [folder for folder in pending if folder not in results]
+    return results
+
+
+@dataclass
+class _Child:
+    process: subprocess.Popen[bytes]
+    buffer: bytes = b""
+
+    def line(self, deadline: float) -> bytes | None:
+        """The child's next output line; None once it exits or the deadline passes."""
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while b"\n" not in self.buffer:
+                if not selector.select(max(deadline - time.monotonic(), 0)):
+                    return None
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                if not chunk:
+                    return None
+                self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line
+
+
+def _run_child(folders: list[Path], settings: Settings) -> dict[Path, str | None]:
+    """Verify `folders` in order in one child; stop at the first one that kills or hangs it."""
+    fields = settings.model_dump(mode="json", include=set(CHILD_FIELDS))
+    request = json.dumps({"settings": fields, "folders": [str(f) for f in folders]}).encode()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "model_service.verify"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **CHILD_ENV},
+    )
+    assert process.stdin is not None
+    process.stdin.write(request)
+    process.stdin.close()
+    child, results = _Child(process), dict[Path, str | None]()
+    try:
+        for folder in folders:
+            line = child.line(time.monotonic() + settings.verify_timeout_seconds)
+            if line is None:
+                results[folder] = _failure(process, settings)
+                break
+            results[folder] = _accept(json.loads(line), settings)
+    finally:
+        process.kill()
+        process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+    return results
+
+
+def _accept(report: dict[str, Any], settings: Settings) -> str | None:
+    reason: str | None = report["reason"]
+    if reason is None:
+        _record_pass(report["manifest_sha256"], settings)
+    return reason
+
+
+def _failure(process: subprocess.Popen[bytes], settings: Settings) -> str:
+    try:
+        code = process.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        return f"verification took longer than {settings.verify_timeout_seconds:g} s"
+    if code < 0:
+        kind = signal.Signals(-code).name
+        if -code == signal.SIGXCPU:
+            return f"verification used more than {settings.verify_cpu_seconds} s of CPU ({kind})"
+        return f"verification crashed ({kind})"
+    return f"verification failed (exit status {code})"
+
+
+# --- the child ----------------------------------------------------------------------------
+
+
+def _verify_one(folder: Path, settings: Settings) -> dict[str, Any]:
+    report: dict[str, Any] = {"folder": str(folder), "manifest_sha256": None, "reason": None}
+    try:
+        raw = manifest_bytes(folder)
+        report["manifest_sha256"] = hashlib.sha256(raw).hexdigest()
+        bundle = load_bundle(folder, settings, manifest_raw=raw)
+    except BundleError as exc:
+        report["reason"] = str(exc)
+        return report
+    try:
+        predict_canary(bundle)
+    except MemoryError:
+        report["reason"] = "the canary prediction ran out of memory"
+    except Exception as exc:  # whatever the estimator raises, the bundle does not serve
+        report["reason"] = f"the canary prediction failed: {type(exc).__name__}: {exc}"[:300]
+    return report
+
+
+def _limit_cpu(seconds: int) -> None:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = int(used.ru_utime + used.ru_stime) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (spent + seconds, hard))
+
+
+def main() -> None:
+    """Child: verify each folder named on stdin, one JSON line per folder on stdout."""
+    request = json.loads(sys.stdin.buffer.read())
+    settings = Settings(**request["settings"])
+    limit = settings.verify_memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for name in request["folders"]:
+        _limit_cpu(settings.verify_cpu_seconds)
+        report = _verify_one(Path(name), settings)
+        sys.stdout.write(json.dumps(report) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
