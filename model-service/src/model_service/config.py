@@ -40,5 +40,7 @@ class Settings(ServiceSettings):
     max_archive_members: int = Field(default=16, ge=3, le=10_000)
     # Verification (load, validation, canary predict) in a child process, per bundle.
     verify_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The child's own start (importing scikit-learn), before any bundle's deadline runs.
+    verify_start_seconds: float = Field(default=120.0, gt=0, le=3600)
     verify_cpu_seconds: int = Field(default=60, ge=1, le=3600)
     verify_memory_bytes: int = Field(default=4 * 1024**3, ge=256 * 1024 * 1024)

@@ -43,6 +43,7 @@ CHILD_FIELDS = (
     "max_model_unpacked_bytes",
     "max_model_ratio",
     "verify_cpu_seconds",
+    "verify_start_seconds",
     "verify_memory_bytes",
 )
 
@@ -54,7 +55,6 @@ def verdict_key(manifest_sha256: str, settings: Settings) -> str:
         "manifest": manifest_sha256,
         "allowed": sorted(settings.allowed_types),
         "unvalidated": sorted(settings.unvalidated_types),
-        "pickle": settings.allow_pickle,
     }
     return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()
 
@@ -144,6 +144,11 @@ def _run_child(folders: list[Path], settings: Settings) -> dict[Path, str | None
     process.stdin.close()
     child, results = _Child(process), dict[Path, str | None]()
     try:
+        # The child says it is ready once its imports are done: each bundle's deadline is its
+        # own, not shared with the interpreter's start.
+        if child.line(time.monotonic() + settings.verify_start_seconds) is None:
+            reason = _failure(process, settings, "start")
+            return dict.fromkeys(folders, reason)
         for folder in folders:
             line = child.line(time.monotonic() + settings.verify_timeout_seconds)
             if line is None:
@@ -165,10 +170,12 @@ def _accept(report: dict[str, Any], settings: Settings) -> str | None:
     return reason
 
 
-def _failure(process: subprocess.Popen[bytes], settings: Settings) -> str:
+def _failure(process: subprocess.Popen[bytes], settings: Settings, stage: str = "") -> str:
     try:
         code = process.wait(timeout=1)
     except subprocess.TimeoutExpired:
+        if stage == "start":
+            return f"the verifier did not start within {settings.verify_start_seconds:g} s"
         return f"verification took longer than {settings.verify_timeout_seconds:g} s"
     if code < 0:
         kind = signal.Signals(-code).name
@@ -213,6 +220,8 @@ def main() -> None:
     limit = settings.verify_memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     for name in request["folders"]:
         _limit_cpu(settings.verify_cpu_seconds)
         report = _verify_one(Path(name), settings)
