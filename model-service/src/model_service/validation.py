@@ -3,8 +3,9 @@
 skops decides which types a file may build, not whether their arrays make sense: a Tree whose
 child indices point outside its node array crashes the process on the first predict, and one
 whose root points to itself loops forever. Every object reachable from the estimator is checked
-here, before it serves: its type must have a validator below (VALIDATED_TYPES), be plain data
-(numbers, strings, numeric arrays), or be listed by the operator in MODEL_UNVALIDATED_TYPES.
+here, before it serves: its type must have a validator below (VALIDATED_TYPES), hold nothing
+to check (HARMLESS_TYPES), be plain data (numbers, strings, numeric arrays, dtypes), or be
+listed by the operator in MODEL_UNVALIDATED_TYPES.
 Anything else is refused.
 """
 
@@ -29,10 +30,7 @@ from model_service.validators import (
     check_tree_estimator,
 )
 
-# Types whose contents are checked, by `module.QualName` as skops names them. The containers
-# (Pipeline, ColumnTransformer) hold nothing compiled code indexes into themselves; their
-# steps are reached by the walk and checked on their own, and a column a ColumnTransformer
-# selects out of range is an IndexError numpy raises, not a crash.
+# Types whose contents are checked, by `module.QualName` as skops names them.
 VALIDATED_TYPES: dict[str, Callable[[Any], None]] = {
     "sklearn.tree._tree.Tree": check_tree,
     "sklearn.tree._classes.DecisionTreeClassifier": check_tree_estimator,
@@ -63,15 +61,49 @@ VALIDATED_TYPES: dict[str, Callable[[Any], None]] = {
     "sklearn.preprocessing._data.RobustScaler": check_scaler,
     # Identity unless it holds a function, and a function is refused there.
     "sklearn.preprocessing._function_transformer.FunctionTransformer": (check_function_transformer),
-    "sklearn.pipeline.Pipeline": lambda _: None,
-    "sklearn.compose._column_transformer.ColumnTransformer": lambda _: None,
 }
+# Types with nothing to check: nothing in them is an index or a size compiled code trusts.
+# Their attributes are still walked, so what they hold is checked on its own.
+HARMLESS_TYPES = frozenset(
+    {
+        # Containers: their steps are checked one by one; a column a ColumnTransformer selects
+        # out of range is an IndexError numpy raises, not a crash.
+        "sklearn.pipeline.Pipeline",
+        "sklearn.compose._column_transformer.ColumnTransformer",
+        # Random state, used only while fitting.
+        "numpy.random.mtrand.RandomState",
+        # Gradient boosting's losses and links: elementwise formulas over a few scalars.
+        *(
+            f"sklearn._loss.{name}"
+            for name in (
+                "link.Interval",
+                "link.IdentityLink",
+                "link.LogitLink",
+                "link.MultinomialLogit",
+                "loss.HalfSquaredError",
+                "loss.AbsoluteError",
+                "loss.PinballLoss",
+                "loss.HuberLoss",
+                "loss.HalfBinomialLoss",
+                "loss.HalfMultinomialLoss",
+                "loss.ExponentialLoss",
+                "_loss.CyHalfSquaredError",
+                "_loss.CyAbsoluteError",
+                "_loss.CyPinballLoss",
+                "_loss.CyHuberLoss",
+                "_loss.CyHalfBinomialLoss",
+                "_loss.CyHalfMultinomialLoss",
+                "_loss.CyExponentialLoss",
+            )
+        ),
+    }
+)
 # Plain data: nothing in it is an index or a pointer compiled code follows.
 PLAIN_TYPES = (str, bytes, int, float, bool, complex, type(None), slice, np.generic, np.dtype)
 # A dtype given as a class (`dtype=np.float64`) is data too.
 PLAIN_CLASSES = (int, float, bool, str, complex, np.generic)
 MAX_OBJECTS = 1_000_000
-__all__ = ["VALIDATED_TYPES", "StructureError", "validate_estimator"]
+__all__ = ["HARMLESS_TYPES", "VALIDATED_TYPES", "StructureError", "validate_estimator"]
 
 
 def type_name(value: Any) -> str:
@@ -91,7 +123,7 @@ def validate_estimator(estimator: Any, *, unvalidated_types: list[str]) -> None:
         if check is not None:
             if _is_fitted(value):
                 check(value)
-        elif name not in vouched:
+        elif name not in HARMLESS_TYPES and name not in vouched:
             raise StructureError(
                 f"{name} is not a type Servir validates; an operator may serve it unchecked "
                 "by listing it in MODEL_UNVALIDATED_TYPES"
