@@ -1,14 +1,19 @@
 """Structural validation: each validated family passes when fitted and is refused when its
 arrays disagree; every other type is refused unless the operator lists it."""
 
+import io
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
-from sklearn.ensemble import RandomForestRegressor
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestRegressor,
+)
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
@@ -117,9 +122,6 @@ def test_other_types_are_refused_unless_the_operator_lists_them() -> None:
 
 
 def _zip(members: dict[str, bytes], compression: int = 0) -> bytes:
-    import io
-    import zipfile
-
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=compression) as archive:
         for name, data in members.items():
