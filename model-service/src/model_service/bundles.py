@@ -100,15 +100,23 @@ def _load_skops(data: bytes, manifest: Manifest, settings: Settings) -> Any:
     return sio.loads(data, trusted=sorted(untrusted))
 
 
-def load_bundle(folder: Path, settings: Settings, *, manifest_raw: bytes | None = None) -> Bundle:
-    """Check and load one bundle folder (`<name>/<version>`) in this process; BundleError says
-    why not. `manifest_raw` is the manifest as read by the caller (what it verified)."""
+def check_files(
+    folder: Path, settings: Settings, manifest_raw: bytes | None = None
+) -> tuple[Manifest, bytes]:
+    """The manifest and the model file's bytes, checked without loading anything (cheap and
+    safe in the serving process): manifest, pickle policy, size, sha256."""
     manifest = read_manifest(folder, manifest_raw)
     if manifest.model_file in PICKLE_FILES and not settings.allow_pickle:
         raise BundleError(
             f"{manifest.model_file} is a pickle: refused unless MODEL_ALLOW_PICKLE=true"
         )
-    data = _verified_bytes(folder, manifest, settings.max_bundle_bytes)
+    return manifest, _verified_bytes(folder, manifest, settings.max_bundle_bytes)
+
+
+def load_bundle(folder: Path, settings: Settings, *, manifest_raw: bytes | None = None) -> Bundle:
+    """Check and load one bundle folder (`<name>/<version>`) in this process; BundleError says
+    why not. `manifest_raw` is the manifest as read by the caller (what it verified)."""
+    manifest, data = check_files(folder, settings, manifest_raw)
     try:
         if manifest.model_file in PICKLE_FILES:
             # The operator opted in and the bytes match the manifest's sha256.

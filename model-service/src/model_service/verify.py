@@ -13,6 +13,7 @@ what may load, so restarts and the other replicas do not verify again.
 
 import hashlib
 import json
+import logging
 import os
 import resource
 import selectors
@@ -20,13 +21,16 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model_service.bundles import Bundle, BundleError, load_bundle, manifest_bytes
+from model_service.bundles import Bundle, BundleError, check_files, load_bundle, manifest_bytes
 from model_service.canary import predict_canary
 from model_service.config import Settings
+
+logger = logging.getLogger("servir.models")
 
 VERDICTS = ".verified"
 # Bump when the checks change, so bundles passed by older checks are verified again.
@@ -66,11 +70,14 @@ def _verdict_file(manifest_raw: bytes, settings: Settings) -> Path:
 
 def _record_pass(manifest_sha256: str, settings: Settings) -> None:
     folder = settings.models_dir / VERDICTS
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / verdict_key(manifest_sha256, settings)
     work = folder / f".{target.name}.{os.getpid()}"
-    work.write_text("passed\n")
-    work.replace(target)  # atomic: a reader sees no verdict or a whole one
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        work.write_text("passed\n")
+        work.replace(target)  # atomic: a reader sees no verdict or a whole one
+    except OSError as exc:  # a read-only store: the bundle is verified again next time
+        logger.warning("verification pass not recorded", extra={"reason": str(exc)})
 
 
 def load_verified(folder: Path, settings: Settings) -> Bundle:
@@ -81,29 +88,27 @@ def load_verified(folder: Path, settings: Settings) -> Bundle:
         if reason is not None:
             raise BundleError(reason)
     # The manifest as verified: its sha256 pins the model file load_bundle checks again.
-    bundle = load_bundle(folder, settings, manifest_raw=raw)
-    if not _verdict_file(raw, settings).is_file():
-        raise BundleError("the bundle changed while it was verified")
-    return bundle
+    return load_bundle(folder, settings, manifest_raw=raw)
 
 
 def verify_bundles(folders: list[Path], settings: Settings) -> dict[Path, str | None]:
     """Verify the bundles without a recorded pass; their reasons (None: passed)."""
     results: dict[Path, str | None] = {}
-    pending = []
+    pending: dict[Path, str] = {}  # folder -> sha256 of the manifest this process read
     for folder in folders:
         try:
-            if _verdict_file(manifest_bytes(folder), settings).is_file():
+            raw = manifest_bytes(folder)
+            if _verdict_file(raw, settings).is_file():
                 results[folder] = None
                 continue
+            check_files(folder, settings, raw)  # what fails here needs no child
         except BundleError as exc:
             results[folder] = str(exc)
             continue
-        pending.append(folder)
+        pending[folder] = hashlib.sha256(raw).hexdigest()
     while pending:  # one child for the lot; after a crash, a new one for the rest
-        done = _run_child(pending, settings)
-        results.update(done)
-        pending = [folder for folder in pending if folder not in results]
+        results.update(_run_child(pending, settings))
+        pending = {f: digest for f, digest in pending.items() if f not in results}
     return results
 
 
@@ -128,7 +133,7 @@ class _Child:
         return line
 
 
-def _run_child(folders: list[Path], settings: Settings) -> dict[Path, str | None]:
+def _run_child(folders: dict[Path, str], settings: Settings) -> dict[Path, str | None]:
     """Verify `folders` in order in one child; stop at the first one that kills or hangs it."""
     fields = settings.model_dump(mode="json", include=set(CHILD_FIELDS))
     request = json.dumps({"settings": fields, "folders": [str(f) for f in folders]}).encode()
@@ -136,12 +141,12 @@ def _run_child(folders: list[Path], settings: Settings) -> dict[Path, str | None
         [sys.executable, "-m", "model_service.verify"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **CHILD_ENV},
+        env={**os.environ, **CHILD_ENV},  # stderr: the service's own, for a traceback
     )
     assert process.stdin is not None
-    process.stdin.write(request)
-    process.stdin.close()
+    with suppress(BrokenPipeError):  # a child that died at start is reported below
+        process.stdin.write(request)
+        process.stdin.close()
     child, results = _Child(process), dict[Path, str | None]()
     try:
         # The child says it is ready once its imports are done: each bundle's deadline is its
@@ -149,12 +154,12 @@ def _run_child(folders: list[Path], settings: Settings) -> dict[Path, str | None
         if child.line(time.monotonic() + settings.verify_start_seconds) is None:
             reason = _failure(process, settings, "start")
             return dict.fromkeys(folders, reason)
-        for folder in folders:
+        for folder, manifest_sha256 in folders.items():
             line = child.line(time.monotonic() + settings.verify_timeout_seconds)
             if line is None:
                 results[folder] = _failure(process, settings)
                 break
-            results[folder] = _accept(json.loads(line), settings)
+            results[folder] = _accept(json.loads(line), manifest_sha256, settings)
     finally:
         process.kill()
         process.wait()
@@ -163,8 +168,10 @@ def _run_child(folders: list[Path], settings: Settings) -> dict[Path, str | None
     return results
 
 
-def _accept(report: dict[str, Any], settings: Settings) -> str | None:
+def _accept(report: dict[str, Any], manifest_sha256: str, settings: Settings) -> str | None:
     reason: str | None = report["reason"]
+    if report["manifest_sha256"] != manifest_sha256:
+        return "the bundle changed while it was verified"
     if reason is None:
         _record_pass(report["manifest_sha256"], settings)
     return reason
