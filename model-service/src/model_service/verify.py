@@ -2,9 +2,9 @@
 
 A crafted model file can crash the process that predicts with it (a tree whose child indices
 point outside its nodes) or hang it (a tree whose root is its own child). So each new bundle is
-first loaded, structurally validated and test-predicted (canary.py) by `python -m
-model_service.verify`, under an address-space and CPU limit and a wall-clock deadline: a crash,
-a hang or a memory bomb costs the child. Only then does the service load it, once.
+first loaded, structurally validated and test-predicted (canary.py) by a child process
+(verify_child.py) under an address-space and CPU limit and a wall-clock deadline: a crash, a
+hang or a memory bomb costs the child. Only then does the service load it, once.
 
 A pass is remembered in the store (`.verified/<key>`, a folder no upload or import can write),
 keyed by the manifest's sha256 (which pins the model file's sha256) and the settings that decide
@@ -15,11 +15,11 @@ import hashlib
 import json
 import logging
 import os
-import resource
 import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from model_service.bundles import Bundle, BundleError, check_files, load_bundle, manifest_bytes
-from model_service.canary import predict_canary
 from model_service.config import Settings
 
 logger = logging.getLogger("servir.models")
 
 VERDICTS = ".verified"
+# One verifying child at a time per replica: concurrent uploads wait their turn rather than
+# each claim MODEL_VERIFY_MEMORY_BYTES.
+ONE_CHILD = threading.Lock()
 # Bump when the checks change, so bundles passed by older checks are verified again.
 CHECKS_VERSION = "1"
 # One thread each for BLAS and OpenMP: less address space, and the child shares the cores.
@@ -107,7 +109,8 @@ def verify_bundles(folders: list[Path], settings: Settings) -> dict[Path, str | 
             continue
         pending[folder] = hashlib.sha256(raw).hexdigest()
     while pending:  # one child for the lot; after a crash, a new one for the rest
-        results.update(_run_child(pending, settings))
+        with ONE_CHILD:
+            results.update(_run_child(pending, settings))
         pending = {f: digest for f, digest in pending.items() if f not in results}
     return results
 
@@ -138,7 +141,7 @@ def _run_child(folders: dict[Path, str], settings: Settings) -> dict[Path, str |
     fields = settings.model_dump(mode="json", include=set(CHILD_FIELDS))
     request = json.dumps({"settings": fields, "folders": [str(f) for f in folders]}).encode()
     process = subprocess.Popen(
-        [sys.executable, "-m", "model_service.verify"],
+        [sys.executable, "-m", "model_service.verify_child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env={**os.environ, **CHILD_ENV},  # stderr: the service's own, for a traceback
@@ -190,51 +193,3 @@ def _failure(process: subprocess.Popen[bytes], settings: Settings, stage: str = 
             return f"verification used more than {settings.verify_cpu_seconds} s of CPU ({kind})"
         return f"verification crashed ({kind})"
     return f"verification failed (exit status {code})"
-
-
-# --- the child ----------------------------------------------------------------------------
-
-
-def _verify_one(folder: Path, settings: Settings) -> dict[str, Any]:
-    report: dict[str, Any] = {"folder": str(folder), "manifest_sha256": None, "reason": None}
-    try:
-        raw = manifest_bytes(folder)
-        report["manifest_sha256"] = hashlib.sha256(raw).hexdigest()
-        bundle = load_bundle(folder, settings, manifest_raw=raw)
-    except BundleError as exc:
-        report["reason"] = str(exc)
-        return report
-    try:
-        predict_canary(bundle)
-    except MemoryError:
-        report["reason"] = "the canary prediction ran out of memory"
-    except Exception as exc:  # whatever the estimator raises, the bundle does not serve
-        report["reason"] = f"the canary prediction failed: {type(exc).__name__}: {exc}"[:300]
-    return report
-
-
-def _limit_cpu(seconds: int) -> None:
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    spent = int(used.ru_utime + used.ru_stime) + 1
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    resource.setrlimit(resource.RLIMIT_CPU, (spent + seconds, hard))
-
-
-def main() -> None:
-    """Child: verify each folder named on stdin, one JSON line per folder on stdout."""
-    request = json.loads(sys.stdin.buffer.read())
-    settings = Settings(**request["settings"])
-    limit = settings.verify_memory_bytes
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    for name in request["folders"]:
-        _limit_cpu(settings.verify_cpu_seconds)
-        report = _verify_one(Path(name), settings)
-        sys.stdout.write(json.dumps(report) + "\n")
-        sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    main()
