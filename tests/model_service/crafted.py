@@ -122,3 +122,19 @@ def manifest_for(name: str, model: bytes, **extra: Any) -> bytes:
     body["sha256"] = hashlib.sha256(model).hexdigest()
     body.setdefault("trusted_types", sio.get_untrusted_types(data=model))
     return json.dumps(body).encode()
+
+
+def pax_chain_targz(headers: int) -> bytes:
+    """A tar.gz of `headers` pax headers in a row before one member: tarfile follows such a
+    chain by recursion."""
+    out = io.BytesIO()
+    record = b"18 comment=hello\n"
+    for index in range(headers):
+        info = tarfile.TarInfo(f"pax{index}")
+        info.type = tarfile.XHDTYPE
+        info.size = len(record)
+        out.write(info.tobuf(format=tarfile.USTAR_FORMAT))
+        out.write(record.ljust(tarfile.BLOCKSIZE, b"\0"))
+    out.write(tarfile.TarInfo("manifest.json").tobuf(format=tarfile.USTAR_FORMAT))
+    out.write(bytes(2 * tarfile.BLOCKSIZE))
+    return gzip.compress(out.getvalue())

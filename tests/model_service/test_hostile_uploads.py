@@ -87,6 +87,13 @@ async def test_an_archive_of_endless_folder_entries_is_refused(
     assert "holds its folder twice" in detail
 
 
+async def test_a_long_chain_of_pax_headers_is_refused(
+    service: httpx.AsyncClient, store: Path
+) -> None:
+    detail = await refused(service, store, crafted.pax_chain_targz(5000))
+    assert "not a readable .tar.gz (RecursionError)" in detail
+
+
 async def test_a_type_servir_does_not_validate_is_refused_unless_listed(
     model_settings: Settings, store: Path
 ) -> None:
