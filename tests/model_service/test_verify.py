@@ -56,3 +56,23 @@ async def test_a_pass_under_other_settings_is_not_used(fresh_store: Path, redis_
     assert (await readiness(listed))["bayes/1"] == "ready"
     strict = Settings(models_dir=fresh_store, redis_url=redis_url)
     assert "not a type Servir validates" in (await readiness(strict))["bayes/1"]
+
+
+def test_the_child_memory_limit_stops_what_the_zip_limits_let_through(fresh_store: Path) -> None:
+    model = crafted.inflated_skops()
+    folder = fresh_store / "bomb" / "1"
+    folder.mkdir(parents=True)
+    (folder / "model.skops").write_bytes(model)
+    (folder / "manifest.json").write_bytes(crafted.manifest_for("bomb", model))
+    # The operator raised the zip limits; the child's address space still holds.
+    settings = Settings(
+        models_dir=fresh_store,
+        max_model_unpacked_bytes=2**31,
+        max_model_ratio=10_000,
+        verify_memory_bytes=768 * 1024 * 1024,
+    )
+    reasons = verify.verify_bundles([fresh_store / "iris" / "1", folder], settings)
+    assert reasons == {
+        fresh_store / "iris" / "1": None,
+        folder: "model.skops could not be loaded: MemoryError",
+    }
