@@ -4,8 +4,9 @@ The archive's names are never used as paths: each member must be one of the few 
 bundle holds (at the top level or in one top folder) and is written to a file of that name in a
 fresh folder. Links, devices, absolute or `..` paths, unknown names and nested folders are
 refused. Sizes are bounded before they cost anything: the uncompressed stream, the sum of the
-files, and each metadata block tarfile reads into memory, so a gzip bomb costs at most the
-limit in disk and a small, fixed amount of memory.
+files, each metadata block tarfile reads into memory, and the number of entries (counted as
+they arrive; the folder's own entry may come once), so a gzip bomb costs at most the limit in
+disk and a small, fixed amount of memory and time.
 """
 
 import gzip
@@ -135,7 +136,7 @@ def _parts(name: str) -> tuple[str, ...]:
     return path.parts
 
 
-def unpack_bundle(archive: Path, into: Path, *, max_bytes: int, max_members: int = 16) -> Manifest:
+def unpack_bundle(archive: Path, into: Path, *, max_bytes: int, max_members: int) -> Manifest:
     """Write the bundle files of `archive` into the empty folder `into`; return its manifest.
 
     BadBundle (422) or ContentTooLarge (413) say why the archive was refused.
