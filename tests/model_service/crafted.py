@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
 import train_models
@@ -49,6 +51,17 @@ def root_is_its_own_child(nodes: np.ndarray) -> None:
     """The root's children are the root (hung an inference thread forever)."""
     nodes["left_child"][0] = 0
     nodes["right_child"][0] = 0
+
+
+def narrow_one_hot_skops() -> bytes:
+    """A one-hot-encoding pipeline whose encoder claims one output column for four categories:
+    its sparse matrix then indexes past its width, and making it dense corrupted the heap."""
+    colours = np.array([["a"], ["b"], ["c"], ["d"]])
+    model = make_pipeline(OneHotEncoder(sparse_output=False), LogisticRegression())
+    model.fit(colours, LABELS)
+    model.steps[0][1]._n_features_outs = [1]
+    data: bytes = sio.dumps(model)
+    return data
 
 
 def estimator_bundle(store: Path, name: str, estimator: Any) -> Path:

@@ -68,6 +68,17 @@ async def test_an_uploaded_tree_with_bad_links_is_refused(
     assert "points backwards or outside the tree" in detail
 
 
+async def test_an_uploaded_encoder_with_a_wrong_width_is_refused(
+    service: httpx.AsyncClient, store: Path
+) -> None:
+    model = crafted.narrow_one_hot_skops()
+    colour = [{"name": "colour", "type": "category", "categories": ["a", "b", "c", "d"]}]
+    manifest = crafted.manifest_for("colours", model, features=colour)
+    archive = crafted.bundle_targz({"manifest.json": manifest, "model.skops": model})
+    detail = await refused(service, store, archive)
+    assert "_n_features_outs does not match" in detail
+
+
 async def test_a_small_archive_holding_a_huge_array_is_refused(
     service: httpx.AsyncClient, store: Path
 ) -> None:

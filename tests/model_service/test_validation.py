@@ -66,6 +66,10 @@ def _repeat_category(model: Any) -> None:
     model.categories_ = [np.array([0.0, 0.0, 1.0])]
 
 
+def _narrow_one_hot(model: Any) -> None:
+    model._n_features_outs = [1]
+
+
 def _short_scale(model: Any) -> None:
     model.scale_ = np.ones(2)
 
@@ -94,12 +98,13 @@ def _feature_out_of_range(model: Any) -> None:
         (LogisticRegression().fit(ROWS, THREE), _wider_coef, "coef_ does not match"),
         (LogisticRegression().fit(ROWS, THREE), _short_intercept, "intercept_ does not match"),
         (OneHotEncoder().fit(ROWS[:, :1]), _repeat_category, "repeats a category"),
+        (OneHotEncoder().fit(ROWS[:, :1]), _narrow_one_hot, "_n_features_outs does not match"),
         (StandardScaler().fit(ROWS), _short_scale, "scale_ does not match"),
         (RandomForestRegressor(n_estimators=2).fit(ROWS, TWO), _wide_tree, "other features"),
         (DecisionTreeRegressor().fit(ROWS, TWO), _nan_threshold, "threshold is not finite"),
         (DecisionTreeRegressor().fit(ROWS, TWO), _feature_out_of_range, "splits on no feature"),
     ],
-    ids=["coef", "intercept", "categories", "scaler", "forest", "threshold", "feature"],
+    ids=["coef", "intercept", "categories", "widths", "scaler", "forest", "threshold", "feature"],
 )
 def test_inconsistent_contents_are_refused(
     estimator: Any, edit: Callable[[Any], None], reason: str
@@ -107,6 +112,12 @@ def test_inconsistent_contents_are_refused(
     edit(estimator)
     with pytest.raises(StructureError, match=reason):
         valid(estimator)
+
+
+def test_infrequent_category_grouping_is_refused() -> None:
+    encoder = OneHotEncoder(min_frequency=2).fit(np.array([["a"], ["a"], ["b"], ["c"]]))
+    with pytest.raises(StructureError, match="infrequent"):
+        valid(encoder)
 
 
 def test_a_function_transformer_with_a_function_is_refused() -> None:

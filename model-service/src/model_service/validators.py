@@ -159,6 +159,23 @@ def check_encoder(encoder: Any) -> None:
         require(len(drop) == len(categories), "drop_idx_ does not match the features")
         for index, values in zip(drop, categories, strict=True):
             require(index is None or 0 <= int(index) < len(values), "drop_idx_ is out of range")
+    if hasattr(encoder, "_n_features_outs"):
+        _check_one_hot_widths(encoder, categories, drop)
+
+
+def _check_one_hot_widths(encoder: Any, categories: list[np.ndarray], drop: Any) -> None:
+    # OneHotEncoder builds a sparse matrix from these widths without bounds checks: one too
+    # small corrupts the heap when the matrix is made dense. Infrequent-category grouping
+    # changes the widths through more state, so it is not served.
+    require(not encoder._infrequent_enabled, "infrequent-category grouping is not validated")
+    dropped = [0] * len(categories) if drop is None else [d is not None for d in drop]
+    widths = [len(values) - int(gone) for values, gone in zip(categories, dropped, strict=True)]
+    require(list(encoder._n_features_outs) == widths, "_n_features_outs does not match")
+    after = encoder._drop_idx_after_grouping
+    same = (after is None and drop is None) or (
+        after is not None and drop is not None and list(after) == list(drop)
+    )
+    require(same, "_drop_idx_after_grouping differs from drop_idx_")
 
 
 def check_scaler(scaler: Any) -> None:
