@@ -9,14 +9,26 @@ import pytest
 
 from model_service.config import Settings
 from model_service.main import create_app
+from model_service.verify import verify_bundles
 from tests.conftest import serve_in_process
 
 
+@pytest.fixture(scope="session")
+def verified_demo_models(demo_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo bundles with their verification passes recorded (as after a first start), so
+    each test's service skips the child process; read-only, like `demo_models`."""
+    target: Path = tmp_path_factory.mktemp("verified") / "models"
+    shutil.copytree(demo_models, target)
+    folders = sorted(p for p in target.glob("*/*") if p.is_dir())
+    assert set(verify_bundles(folders, Settings(models_dir=target)).values()) == {None}
+    return target
+
+
 @pytest.fixture
-def store(demo_models: Path, tmp_path: Path) -> Path:
+def store(verified_demo_models: Path, tmp_path: Path) -> Path:
     """A model store this test may change."""
     target = tmp_path / "models"
-    shutil.copytree(demo_models, target)
+    shutil.copytree(verified_demo_models, target)
     return target
 
 

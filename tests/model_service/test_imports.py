@@ -9,6 +9,7 @@ import pytest
 from model_service.config import Settings
 from model_service.main import create_app
 from tests.conftest import INTERNAL, serve_in_process
+from tests.model_service import crafted
 
 pytestmark = pytest.mark.anyio
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -36,3 +37,20 @@ async def test_new_bundles_are_imported_and_existing_ones_kept(
     assert answer.json()["predictions"] == ["setosa"]
     assert (store / "iris" / "1" / "manifest.json").read_bytes() == original
     assert not (store / "Not A Name").exists()
+
+
+async def test_an_imported_bundle_is_verified_before_it_serves(
+    verified_demo_models: Path, tmp_path: Path, redis_url: str
+) -> None:
+    dropped = tmp_path / "dropped"
+    crafted.tree_bundle(dropped, "bad-tree", crafted.children_out_of_range)
+    store = tmp_path / "store"
+    shutil.copytree(verified_demo_models, store)
+    settings = Settings(models_dir=store, import_dir=dropped, redis_url=redis_url)
+    async with serve_in_process(create_app(settings)) as client:
+        ready = (await client.get("/readyz")).json()["models"]
+        iris = await client.post(
+            "/models/iris/predict", json={"instances": [SETOSA]}, headers=INTERNAL
+        )
+    assert "points backwards or outside the tree" in ready["bad-tree/1"]
+    assert iris.status_code == 200

@@ -1,7 +1,11 @@
-"""Loading a model bundle safely: sha256 first, then skops with only vetted types.
+"""Loading a model bundle safely: sha256 first, the zip directory's sizes, then skops with only
+vetted types, then the structural validation of what was built (validation.py).
 
 Pickle and joblib files run arbitrary code when loaded: they are refused unless the operator
 sets MODEL_ALLOW_PICKLE, and even then only with the manifest's sha256.
+
+This is the in-process loader. The service loads a bundle only once a child process has
+loaded, validated and test-predicted it (verify.py), so a crash or a hang there costs the child.
 """
 
 import hashlib
@@ -15,6 +19,8 @@ import skops.io as sio
 from pydantic import ValidationError
 
 from model_service.config import Settings
+from model_service.validation import StructureError, validate_estimator
+from model_service.ziplimits import ZipLimitError, check_zip_directory
 from shared_schemas.inference import Manifest
 
 MANIFEST = "manifest.json"
@@ -34,12 +40,19 @@ class Bundle:
     folder: Path
 
 
-def read_manifest(folder: Path) -> Manifest:
-    """The bundle's manifest, validated, and consistent with where it lies."""
+def manifest_bytes(folder: Path) -> bytes:
+    """The bundle's manifest.json as stored."""
     try:
-        manifest = Manifest.model_validate_json((folder / MANIFEST).read_bytes())
+        return (folder / MANIFEST).read_bytes()
     except FileNotFoundError:
         raise BundleError("manifest.json is missing") from None
+
+
+def read_manifest(folder: Path, raw: bytes | None = None) -> Manifest:
+    """The bundle's manifest (`raw`, when read already), validated, and consistent with where
+    it lies."""
+    try:
+        manifest = Manifest.model_validate_json(manifest_bytes(folder) if raw is None else raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -63,6 +76,16 @@ def _verified_bytes(folder: Path, manifest: Manifest, max_bytes: int) -> bytes:
 
 
 def _load_skops(data: bytes, manifest: Manifest, settings: Settings) -> Any:
+    try:
+        # Before skops reads anything, even its list of types.
+        check_zip_directory(
+            data,
+            max_members=settings.max_model_members,
+            max_bytes=settings.max_model_unpacked_bytes,
+            max_ratio=settings.max_model_ratio,
+        )
+    except ZipLimitError as exc:
+        raise BundleError(str(exc)) from None
     untrusted = set(sio.get_untrusted_types(data=data))
     not_listed = untrusted - set(manifest.trusted_types)
     if not_listed:
@@ -77,14 +100,23 @@ def _load_skops(data: bytes, manifest: Manifest, settings: Settings) -> Any:
     return sio.loads(data, trusted=sorted(untrusted))
 
 
-def load_bundle(folder: Path, settings: Settings) -> Bundle:
-    """Verify and load one bundle folder (`<name>/<version>`); BundleError says why not."""
-    manifest = read_manifest(folder)
+def check_files(
+    folder: Path, settings: Settings, manifest_raw: bytes | None = None
+) -> tuple[Manifest, bytes]:
+    """The manifest and the model file's bytes, checked without loading anything (cheap and
+    safe in the serving process): manifest, pickle policy, size, sha256."""
+    manifest = read_manifest(folder, manifest_raw)
     if manifest.model_file in PICKLE_FILES and not settings.allow_pickle:
         raise BundleError(
             f"{manifest.model_file} is a pickle: refused unless MODEL_ALLOW_PICKLE=true"
         )
-    data = _verified_bytes(folder, manifest, settings.max_bundle_bytes)
+    return manifest, _verified_bytes(folder, manifest, settings.max_bundle_bytes)
+
+
+def load_bundle(folder: Path, settings: Settings, *, manifest_raw: bytes | None = None) -> Bundle:
+    """Check and load one bundle folder (`<name>/<version>`) in this process; BundleError says
+    why not. `manifest_raw` is the manifest as read by the caller (what it verified)."""
+    manifest, data = check_files(folder, settings, manifest_raw)
     try:
         if manifest.model_file in PICKLE_FILES:
             # The operator opted in and the bytes match the manifest's sha256.
@@ -99,4 +131,10 @@ def load_bundle(folder: Path, settings: Settings) -> Bundle:
         ) from None
     if not hasattr(estimator, "predict"):
         raise BundleError("the loaded object has no predict method")
+    try:
+        validate_estimator(estimator, unvalidated_types=settings.unvalidated_types)
+    except StructureError as exc:
+        raise BundleError(f"the model failed validation: {exc}") from None
+    except Exception as exc:  # a crafted object may lack what a validator reads
+        raise BundleError(f"the model failed validation: {type(exc).__name__}") from None
     return Bundle(manifest=manifest, estimator=estimator, folder=folder)

@@ -29,3 +29,18 @@ class Settings(ServiceSettings):
     inference_threads: int = Field(default=4, ge=1, le=64)
     max_bundle_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Types served without structural validation (validation.VALIDATED_TYPES lists the checked
+    # ones): the operator vouches for their contents. Anything else is refused.
+    unvalidated_types: list[str] = Field(default_factory=list)
+    # The skops file's zip directory, read before anything is loaded.
+    max_model_members: int = Field(default=20_000, ge=1)
+    max_model_unpacked_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    max_model_ratio: float = Field(default=200.0, ge=1.0)
+    # An uploaded .tar.gz: a bundle is a folder, a manifest and a model file.
+    max_archive_members: int = Field(default=16, ge=3, le=10_000)
+    # Verification (load, validation, canary predict) in a child process, per bundle.
+    verify_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The child's own start (importing scikit-learn), before any bundle's deadline runs.
+    verify_start_seconds: float = Field(default=120.0, gt=0, le=3600)
+    verify_cpu_seconds: int = Field(default=60, ge=1, le=3600)
+    verify_memory_bytes: int = Field(default=4 * 1024**3, ge=256 * 1024 * 1024)

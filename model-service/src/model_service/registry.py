@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 
 from model_service.batching import BatchQueue
-from model_service.bundles import Bundle, BundleError, load_bundle
+from model_service.bundles import Bundle, BundleError
 from model_service.config import Settings
 from model_service.errors import ModelUnavailable, NotFound, RowsRefused
 from model_service.metrics import ModelMetrics, TrainingRange
 from model_service.schemas import ModelSchemas, build_schemas
+from model_service.verify import load_verified, verify_bundles
 from shared_schemas.inference import Manifest, ModelMetadata, ModelSummary
 
 logger = logging.getLogger("servir.models")
@@ -72,14 +73,21 @@ class Registry:
 
     def load_all(self) -> None:
         """Load every bundle in the store; a bad one is recorded, never raised."""
-        for folder in self.bundle_folders():
-            self.load(folder.parent.name, folder.name)
+        # One child verifies every bundle without a recorded pass (one Python start, not one
+        # per bundle); each then loads here from its pass, or fails with the child's reason.
+        folders = self.bundle_folders()
+        refused = verify_bundles(folders, self.settings)
+        for folder in folders:
+            self.load(folder.parent.name, folder.name, refused=refused.get(folder))
 
-    def load(self, name: str, version: str) -> ModelVersion | None:
-        """(Re)load one version from the store, swapping it in atomically; None if it failed."""
+    def load(self, name: str, version: str, *, refused: str | None = None) -> ModelVersion | None:
+        """(Re)load one version from the store, swapping it in atomically; None if it failed
+        (or was `refused` by a verification already run)."""
         key = f"{name}/{version}"
         try:
-            bundle = load_bundle(self.settings.models_dir / name / version, self.settings)
+            if refused is not None:
+                raise BundleError(refused)
+            bundle = load_verified(self.settings.models_dir / name / version, self.settings)
         except BundleError as exc:
             self.failures[key] = str(exc)
             self._drop(name, version)

@@ -1,6 +1,6 @@
 """The shared model store on disk: bundle folders installed and removed atomically.
 
-Every replica reads the same `models_dir`. A bundle is unpacked and test-loaded in a hidden
+Every replica reads the same `models_dir`. A bundle is unpacked and verified in a hidden
 folder inside it (same filesystem), then `os.rename`d into `<name>/<version>` in one step, so
 no replica ever sees half a bundle; removal renames it away first, then deletes. Hidden names
 (a leading dot) keep the work folders out of every scan (`Registry.bundle_folders`).
@@ -14,10 +14,10 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_service.bundles import BundleError, load_bundle
 from model_service.config import Settings
 from model_service.errors import BadBundle, Conflict, NotFound
 from model_service.tarballs import unpack_bundle
+from model_service.verify import verify_bundles
 
 INCOMING = ".incoming"
 TRASH = ".trash"
@@ -100,17 +100,23 @@ class ModelStore:
     def _stage(self, archive: Path, work: Path) -> StagedBundle:
         files = work / ".files"
         files.mkdir()
-        manifest = unpack_bundle(archive, files, max_bytes=self.settings.max_bundle_bytes)
+        manifest = unpack_bundle(
+            archive,
+            files,
+            max_bytes=self.settings.max_bundle_bytes,
+            max_members=self.settings.max_archive_members,
+        )
         name, version = manifest.name, manifest.version
         self._refuse_existing(name, version)
         # load_bundle checks the manifest against the folder's `<name>/<version>` path.
         folder = work / name / version
         folder.parent.mkdir()
         files.rename(folder)
-        try:
-            load_bundle(folder, self.settings)
-        except BundleError as exc:
-            raise BadBundle(f"The bundle cannot load: {exc}.") from None
+        # Verified in a child (the pass is recorded); the serving load after install is the
+        # only one in this process.
+        reason = verify_bundles([folder], self.settings)[folder]
+        if reason is not None:
+            raise BadBundle(f"The bundle cannot load: {reason}.")
         folder.chmod(0o755)  # mkdtemp's 0700 would hide it from replicas running as others
         return StagedBundle(name=name, version=version, folder=folder, work=work)
 

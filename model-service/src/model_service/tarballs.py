@@ -4,8 +4,9 @@ The archive's names are never used as paths: each member must be one of the few 
 bundle holds (at the top level or in one top folder) and is written to a file of that name in a
 fresh folder. Links, devices, absolute or `..` paths, unknown names and nested folders are
 refused. Sizes are bounded before they cost anything: the uncompressed stream, the sum of the
-files, and each metadata block tarfile reads into memory, so a gzip bomb costs at most the
-limit in disk and a small, fixed amount of memory.
+files, each metadata block tarfile reads into memory, and the number of entries (counted as
+they arrive; the folder's own entry may come once), so a gzip bomb costs at most the limit in
+disk and a small, fixed amount of memory and time.
 """
 
 import gzip
@@ -77,16 +78,26 @@ class _SafeTarInfo(tarfile.TarInfo):
 class _Layout:
     """Admits members one by one: bundle files only, all in the same (top or one) folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_members: int) -> None:
+        self.max_members = max_members
+        self.members = 0
         self.folder: str | None = None
+        self.folder_entry = False
         self.files: dict[str, int] = {}
 
     def admit(self, member: tarfile.TarInfo) -> str | None:
         """The file name to write the member to; None for the top folder's own entry."""
+        # Counted as they arrive: 500k folder entries in 1 MiB of gzip once cost a minute.
+        self.members += 1
+        if self.members > self.max_members:
+            raise BadBundle(f"The archive has more than {self.max_members} entries.")
         parts = _parts(member.name)
         if member.isdir():
             if len(parts) > 1:
                 raise BadBundle(f"{member.name!r} is a nested folder; a bundle has none.")
+            if self.folder_entry:
+                raise BadBundle("The archive holds its folder twice.")
+            self.folder_entry = True
             self._in_folder(parts[0] if parts else "")
             return None
         if member.type not in FILE_TYPES or member.sparse is not None:
@@ -125,19 +136,20 @@ def _parts(name: str) -> tuple[str, ...]:
     return path.parts
 
 
-def unpack_bundle(archive: Path, into: Path, *, max_bytes: int) -> Manifest:
+def unpack_bundle(archive: Path, into: Path, *, max_bytes: int, max_members: int) -> Manifest:
     """Write the bundle files of `archive` into the empty folder `into`; return its manifest.
 
     BadBundle (422) or ContentTooLarge (413) say why the archive was refused.
     """
-    layout = _Layout()
+    layout = _Layout(max_members)
     try:
         with gzip.open(archive, "rb") as unzipped:
             stream = _BoundedReader(unzipped, max_bytes + TAR_OVERHEAD_BYTES)
             with tarfile.open(fileobj=stream, mode="r|", tarinfo=_SafeTarInfo) as tar:  # type: ignore[call-overload]
                 for member in tar:
                     _extract(tar, member, layout, into, max_bytes)
-    except (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error) as exc:
+    # RecursionError: tarfile follows a chain of pax headers by recursion.
+    except (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error, RecursionError) as exc:
         raise BadBundle(f"The upload is not a readable .tar.gz ({type(exc).__name__}).") from None
     return _bundle_manifest(into, set(layout.files))
 
