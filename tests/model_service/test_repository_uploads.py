@@ -13,6 +13,7 @@ import pytest
 
 from model_service.config import Settings
 from model_service.main import create_app
+from model_service.store import ModelStore
 from tests.conftest import serve_in_process
 from tests.model_service.test_repository import (
     ADMIN,
@@ -215,3 +216,17 @@ async def test_the_upload_documents_200_for_a_retry_and_409_for_another_bundle(
     assert answers["200"]["content"]["application/json"]["schema"]
     assert "201" in answers
     assert "another bundle" in answers["409"]["description"]
+
+
+def test_two_tries_of_one_upload_staged_at_once_install_once(
+    store: Path, redis_url: str, files: dict[str, bytes], tmp_path: Path
+) -> None:
+    # The retry arrives while the first try is still being checked: both get staged.
+    model_store = ModelStore(Settings(models_dir=store, redis_url=redis_url))
+    staged = []
+    for attempt in range(2):
+        archive = tmp_path / f"try-{attempt}.tar.gz"
+        archive.write_bytes(bundle_archive(files))
+        staged.append(model_store.stage(archive))
+    assert [model_store.install(each) for each in staged] == [True, False]
+    assert (store / "iris" / "2" / "manifest.json").read_bytes() == files["manifest.json"]
