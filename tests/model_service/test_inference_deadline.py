@@ -36,7 +36,7 @@ def release_stuck_threads() -> Iterator[None]:
 @pytest.fixture
 def app(model_settings: Settings) -> FastAPI:
     """One worker thread: if a stuck worker were not replaced, nothing else could run."""
-    update = {"inference_threads": 1, "inference_timeout_seconds": 0.2}
+    update = {"inference_threads": 1, "inference_timeout_seconds": 1.0}
     return create_app(model_settings.model_copy(update=update))
 
 
@@ -141,8 +141,8 @@ async def test_waiting_in_the_queue_does_not_count_against_the_deadline() -> Non
     pool = InferencePool(1)
     busy = threading.Event()
     first = asyncio.ensure_future(pool.run(lambda: block(busy), deadline_seconds=5))
-    second = asyncio.ensure_future(pool.run(lambda: "second", deadline_seconds=0.05))
-    await asyncio.sleep(0.2)  # the second waits in the queue, past its own deadline
+    second = asyncio.ensure_future(pool.run(lambda: "second", deadline_seconds=0.5))
+    await asyncio.sleep(1.0)  # the second waits in the queue, past its own deadline
     busy.set()
     assert await first == "late"
     assert await second == "second"

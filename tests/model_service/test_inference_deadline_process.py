@@ -40,7 +40,7 @@ def service(
         "MODEL_REDIS_URL": redis_url,
         "MODEL_ALLOW_PICKLE": "true",
         "MODEL_INFERENCE_THREADS": "1",
-        "MODEL_INFERENCE_TIMEOUT_SECONDS": "0.5",
+        "MODEL_INFERENCE_TIMEOUT_SECONDS": "1",
         "MODEL_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
     }
     log = tmp_path / "model-service.log"
