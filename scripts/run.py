@@ -19,8 +19,22 @@ def _shown(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
+# SIGHUP too: a closed terminal must not leave the stack running without its launcher.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_stopping = False
+
+
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    # Once only: a second Ctrl-C (or SIGTERM) must not cut the clean-up short, or Redis,
+    # stopped last, would be left running.
+    if not _stopping:
+        _stop()
+        raise KeyboardInterrupt
+
+
+def _stop() -> None:
+    global _stopping  # noqa: PLW0603 (the signal handler's state)
+    _stopping = True
 
 
 def main() -> int:
@@ -34,7 +48,7 @@ def main() -> int:
         redis_port=_port("SERVIR_REDIS_PORT", 0),
     )
     # Explicit for SIGINT too: a shell that starts us in the background ignores it by default.
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, _stop_on_signal)
     try:
         stack.start()
@@ -45,17 +59,17 @@ def main() -> int:
         sys.stdout.flush()
         while (failed := stack.failed()) is None:
             time.sleep(0.5)
+        _stop()
         print(f"{failed.name} stopped unexpectedly:\n{failed.log_tail()}", file=sys.stderr)
         return 1
     except StackError as exc:
         print(exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
         print("\nStopping Servir...")
         return 0
     finally:
+        _stop()
         stack.stop()
 
 

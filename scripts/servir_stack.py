@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
@@ -141,17 +142,21 @@ class Stack:
         return next((p for p in self.processes if p.popen.poll() is not None), None)
 
     def stop(self, *, grace: float = 10.0) -> None:
-        """SIGTERM every process, gateway first, Redis last; SIGKILL what outlives `grace`."""
-        for process in reversed(self.processes):
-            if process.popen.poll() is None:
-                process.popen.send_signal(signal.SIGTERM)
-            try:
-                process.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                process.popen.kill()
-                process.popen.wait(timeout=5)
-            process.log_file.close()
-        self.processes.clear()
+        """SIGTERM every process, gateway first, Redis last; SIGKILL what outlives `grace`.
+
+        Whatever cuts the orderly stop short (a signal, a process that will not die), every
+        process the stack started, and anything they started, is killed before this returns.
+        """
+        try:
+            for process in reversed(self.processes):
+                _terminate(process, grace)
+        finally:
+            for process in self.processes:
+                _signal_group(process, signal.SIGKILL)
+                with suppress(subprocess.TimeoutExpired):
+                    process.popen.wait(timeout=5)
+                process.log_file.close()
+            self.processes.clear()
 
     def kill(self, name: str) -> None:
         """SIGKILL one process (a crash, for fault tests) and wait for it to go."""
@@ -249,6 +254,23 @@ class Stack:
             raise StackError(msg)
         if time.monotonic() > deadline:
             raise StackError(f"{process.name} was not ready in time:\n{process.log_tail()}")
+
+
+def _terminate(process: Process, grace: float) -> None:
+    """SIGTERM the process's group (it leads one: start_new_session); SIGKILL after `grace`."""
+    _signal_group(process, signal.SIGTERM)
+    try:
+        process.popen.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _signal_group(process, signal.SIGKILL)
+        process.popen.wait(timeout=5)
+
+
+def _signal_group(process: Process, signum: int) -> None:
+    # The whole group: a service's own children (a verifying loader, say) go with it. The
+    # group id stays reserved while any member lives, so it names no stranger.
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.popen.pid, signum)
 
 
 def _answers_200(url: str) -> bool:

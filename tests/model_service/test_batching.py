@@ -1,7 +1,6 @@
 """The batch queue and the estimator call: one caller's bad rows fail that caller alone."""
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 from model_service.batching import BatchQueue
 from model_service.errors import RowsRefused
 from model_service.registry import ModelVersion
+from model_service.workers import InferencePool
 
 pytestmark = pytest.mark.anyio
 
@@ -22,12 +22,13 @@ def doubled(rows: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | Non
 
 
 async def test_a_refused_caller_in_a_batch_fails_alone() -> None:
-    with ThreadPoolExecutor(1) as executor:
-        queue = BatchQueue(doubled, executor=executor, max_batch_size=64, max_wait_ms=50)
-        rows = [np.array([[float(i)]]) for i in range(5)] + [np.array([[-1.0]])]
-        answers = await asyncio.gather(
-            *(queue.submit(row, proba=False) for row in rows), return_exceptions=True
-        )
+    pool = InferencePool(1)
+    queue = BatchQueue(doubled, pool=pool, deadline_seconds=10, max_batch_size=64, max_wait_ms=50)
+    rows = [np.array([[float(i)]]) for i in range(5)] + [np.array([[-1.0]])]
+    answers = await asyncio.gather(
+        *(queue.submit(row, proba=False) for row in rows), return_exceptions=True
+    )
+    pool.shutdown()
     assert [float(a[0][0]) for a in answers[:5]] == [0.0, 2.0, 4.0, 6.0, 8.0]  # type: ignore[index]
     assert isinstance(answers[5], RowsRefused)
 

@@ -13,6 +13,7 @@ import pytest
 
 from model_service.config import Settings
 from model_service.main import create_app
+from model_service.store import ModelStore
 from tests.conftest import serve_in_process
 from tests.model_service.test_repository import (
     ADMIN,
@@ -175,3 +176,57 @@ async def test_a_truncated_multipart_body_is_refused(service: httpx.AsyncClient)
     headers = {**ADMIN, "Content-Type": "multipart/form-data; boundary=b"}
     response = await service.post("/models", content=body, headers=headers)
     assert response.status_code == 400
+
+
+async def test_the_same_bundle_sent_again_is_200_with_the_body_of_the_201(
+    service: httpx.AsyncClient, store: Path, files: dict[str, bytes]
+) -> None:
+    # A retry after the gateway's timeout: the first try was installed.
+    created = await upload(service, bundle_archive(files))
+    assert created.status_code == 201, created.text
+    before = store_listing(store)
+    again = await upload(service, bundle_archive(files, folder="iris-2"))  # same files
+    assert again.status_code == 200, again.text
+    assert again.json() == created.json()
+    assert store_listing(store) == before
+    assert not any((store / ".incoming").iterdir())
+
+
+@pytest.mark.parametrize("changed", ["manifest.json", "model.skops"])
+async def test_another_bundle_under_an_existing_version_is_409(
+    service: httpx.AsyncClient, store: Path, files: dict[str, bytes], changed: str
+) -> None:
+    assert (await upload(service, bundle_archive(files))).status_code == 201
+    other = dict(files)
+    if changed == "manifest.json":
+        other[changed] = files[changed].replace(b'"description": "', b'"description": "New. ')
+    else:  # refused as another bundle before its checksum is even looked at
+        other[changed] = files[changed] + b"\0"
+    assert other[changed] != files[changed]
+    detail = await refused(service, store, bundle_archive(other), status=409)
+    assert "exists already" in detail
+
+
+async def test_the_upload_documents_200_for_a_retry_and_409_for_another_bundle(
+    service: httpx.AsyncClient,
+) -> None:
+    document = (await service.get("/openapi.json", headers=ADMIN)).json()
+    answers = document["paths"]["/models"]["post"]["responses"]
+    assert "sha256" in answers["200"]["description"]
+    assert answers["200"]["content"]["application/json"]["schema"]
+    assert "201" in answers
+    assert "another bundle" in answers["409"]["description"]
+
+
+def test_two_tries_of_one_upload_staged_at_once_install_once(
+    store: Path, redis_url: str, files: dict[str, bytes], tmp_path: Path
+) -> None:
+    # The retry arrives while the first try is still being checked: both get staged.
+    model_store = ModelStore(Settings(models_dir=store, redis_url=redis_url))
+    staged = []
+    for attempt in range(2):
+        archive = tmp_path / f"try-{attempt}.tar.gz"
+        archive.write_bytes(bundle_archive(files))
+        staged.append(model_store.stage(archive))
+    assert [model_store.install(each) for each in staged] == [True, False]
+    assert (store / "iris" / "2" / "manifest.json").read_bytes() == files["manifest.json"]

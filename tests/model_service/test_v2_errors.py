@@ -127,6 +127,19 @@ async def test_bad_header_length_is_400(v2: httpx.AsyncClient, header: str) -> N
     assert_protocol_error(response, 400)
 
 
+# b"\xb2" reaches the app as "²" (latin-1), which str.isdigit accepts and int() refuses;
+# 5,000 digits pass isdigit too and exceed int()'s digit limit.
+@pytest.mark.parametrize("header", [b"\xb2", b"1\xb2", b"\xd9\xa3", b"9" * 5000, b"+10"])
+async def test_a_non_ascii_or_huge_header_length_is_400_not_500(
+    v2: httpx.AsyncClient, header: bytes
+) -> None:
+    model, body, headers = binary_case(FP64_ROW, "FP64")
+    sent = {key.lower().encode(): value.encode() for key, value in headers.items()}
+    sent[b"inference-header-content-length"] = header
+    response = await v2.post(f"/v2/models/{model}/infer", content=body, headers=sent)
+    assert_protocol_error(response, 400)
+
+
 @pytest.mark.parametrize("body", [b"not json", b"{}", b'{"inputs": []}', b'{"inputs": 1}'])
 async def test_invalid_request_bodies_are_422(v2: httpx.AsyncClient, body: bytes) -> None:
     response = await v2.post("/v2/models/iris/infer", content=body, headers=INTERNAL)

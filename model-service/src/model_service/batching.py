@@ -4,16 +4,22 @@ A lone request is dispatched at once (batching must not tax it). While a batch r
 queue; when it finishes they go together, up to `max_batch_size` rows, after waiting at most
 `max_wait_ms` from the oldest one's arrival for more company. Inference runs in a worker thread
 so the event loop keeps accepting; every caller gets exactly its own rows back, in order.
+
+A predict call that overruns its deadline takes the queue out of service: the callers waiting
+get 503, and so does every later one, until the version is loaded again (a new queue).
 """
 
 import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
+
+from model_service.errors import ModelTimedOut
+from model_service.workers import InferencePool, InferenceTimedOut
 
 Predict = Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]]
 
@@ -30,20 +36,31 @@ class BatchQueue:
     """The batching queue of one model version."""
 
     def __init__(
-        self, predict: Predict, *, executor: Executor, max_batch_size: int, max_wait_ms: float
+        self,
+        predict: Predict,
+        *,
+        pool: InferencePool,
+        deadline_seconds: float,
+        max_batch_size: int,
+        max_wait_ms: float,
     ) -> None:
         self.predict = predict
-        self.executor = executor
+        self.pool = pool
+        self.deadline = deadline_seconds
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000
         self.pending: deque[_Request] = deque()
         self.running = False
         self.on_batch: Callable[[int], None] | None = None  # metrics: rows per batch
+        self.on_timeout: Callable[[], None] | None = None  # the registry takes the version out
+        self.timed_out = False
 
     async def submit(
         self, rows: np.ndarray, *, proba: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Predictions (and probabilities when asked) for `rows`, batched with others."""
+        if self.timed_out:
+            raise ModelTimedOut(self.deadline)
         future: asyncio.Future[tuple[np.ndarray, np.ndarray | None]] = (
             asyncio.get_running_loop().create_future()
         )
@@ -91,11 +108,13 @@ class BatchQueue:
         proba = any(request.proba for request in batch)
         if self.on_batch is not None:
             self.on_batch(len(rows))
-        loop = asyncio.get_running_loop()
         try:
-            predictions, probabilities = await loop.run_in_executor(
-                self.executor, self.predict, rows, proba
+            predictions, probabilities = await self.pool.run(
+                partial(self.predict, rows, proba), deadline_seconds=self.deadline
             )
+        except InferenceTimedOut:
+            self._out_of_service(batch)
+            return
         except Exception as exc:
             if len(batch) > 1:  # perhaps one caller's rows: each runs alone to learn its own fate
                 for request in batch:
@@ -113,3 +132,14 @@ class BatchQueue:
             if not request.future.done():
                 request.future.set_result((predictions[start:end], wanted))
             start = end
+
+    def _out_of_service(self, batch: list[_Request]) -> None:
+        # Never retried: the same rows, or any others, may hang the model again.
+        self.timed_out = True
+        waiting = [*batch, *self.pending]
+        self.pending.clear()
+        for request in waiting:
+            if not request.future.done():
+                request.future.set_exception(ModelTimedOut(self.deadline))
+        if self.on_timeout is not None:
+            self.on_timeout()

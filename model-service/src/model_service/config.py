@@ -27,6 +27,9 @@ class Settings(ServiceSettings):
     max_batch_size: int = Field(default=256, ge=1, le=100_000)
     max_wait_ms: float = Field(default=1.0, ge=0, le=1000)
     inference_threads: int = Field(default=4, ge=1, le=64)
+    # A predict call running longer takes its version out of service (503 + Retry-After,
+    # `degraded` in /readyz) until it is loaded again; below the gateway's upstream timeout.
+    inference_timeout_seconds: float = Field(default=10.0, gt=0, le=3600)
     max_bundle_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     # Types served without structural validation (validation.VALIDATED_TYPES lists the checked

@@ -25,10 +25,21 @@ class ModelUnavailable(ServiceError):
         super().__init__(detail, headers={"Retry-After": "5"})
 
 
+class ModelTimedOut(ModelUnavailable):
+    """A predict call overran MODEL_INFERENCE_TIMEOUT_SECONDS: the version stays out of
+    service until it is loaded again (its worker thread may be stuck for good)."""
+
+    def __init__(self, deadline_seconds: float) -> None:
+        super().__init__(
+            f"The model overran its {deadline_seconds:g} s inference deadline "
+            "(MODEL_INFERENCE_TIMEOUT_SECONDS) and is out of service until it is loaded again."
+        )
+
+
 # What a route answers when it looks a model (or version) up and finds none that serves.
 MODEL_LOOKUP_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such model or version"},
-    503: {"description": "The model failed to load (Retry-After)"},
+    503: {"description": "The model failed to load or overran its deadline (Retry-After)"},
 }
 # The body of an Open Inference Protocol health answer: the status says it all.
 EMPTY_OK: dict[int | str, dict[str, Any]] = {200: {"description": "Yes (no body)"}}
@@ -74,6 +85,7 @@ __all__ = [
     "Conflict",
     "ContentTooLarge",
     "InvalidInput",
+    "ModelTimedOut",
     "ModelUnavailable",
     "NotFound",
     "RowsRefused",

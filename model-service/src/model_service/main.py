@@ -1,7 +1,6 @@
 """The model-service's application factory."""
 
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -18,6 +17,7 @@ from model_service.openapi import install_model_openapi
 from model_service.registry import Registry
 from model_service.routes import routers
 from model_service.store import ModelStore
+from model_service.workers import InferencePool
 from shared_schemas.runtime.app import build_service_app
 
 
@@ -27,7 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="infer") as pool:
+        # Daemon threads, never joined: a worker stuck in a model must not hold up shutdown.
+        pool = InferencePool(settings.inference_threads)
+        try:
             registry = Registry(settings, pool, ModelMetrics())
             if settings.import_dir is not None:
                 store = ModelStore(settings)
@@ -37,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.registry = registry
             async with follow_repository(app, registry):
                 yield
+        finally:
+            pool.shutdown()
 
     app = build_service_app(
         service="model-service",

@@ -47,7 +47,8 @@ class TrainingRange:
 
 
 class ModelMetrics:
-    """Requests, errors, latency, batch sizes and out-of-training-range inputs."""
+    """Requests, errors, latency, batch sizes, inference timeouts and out-of-training-range
+    inputs."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -73,6 +74,13 @@ class ModelMetrics:
             "Rows per predict call",
             labels,
             buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.inference_timeouts = Counter(
+            "servir_model_inference_timeouts",
+            "Predict calls that overran MODEL_INFERENCE_TIMEOUT_SECONDS (the version was taken "
+            "out of service and its worker thread abandoned)",
+            labels,
             registry=self.registry,
         )
         self.out_of_range = Counter(

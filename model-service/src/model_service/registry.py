@@ -1,8 +1,8 @@
 """The models this replica serves: loaded bundles by name and version, and the failed ones."""
 
 import logging
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from model_service.errors import ModelUnavailable, NotFound, RowsRefused
 from model_service.metrics import ModelMetrics, TrainingRange
 from model_service.schemas import ModelSchemas, build_schemas
 from model_service.verify import load_verified, verify_bundles
+from model_service.workers import InferencePool
 from shared_schemas.inference import Manifest, ModelMetadata, ModelSummary
 
 logger = logging.getLogger("servir.models")
@@ -56,9 +57,9 @@ def _version_key(version: str) -> int:
 class Registry:
     """Loaded model versions by name; failures by `name/version` with their reasons."""
 
-    def __init__(self, settings: Settings, executor: Executor, metrics: ModelMetrics) -> None:
+    def __init__(self, settings: Settings, pool: InferencePool, metrics: ModelMetrics) -> None:
         self.settings = settings
-        self.executor = executor
+        self.pool = pool
         self.metrics = metrics
         self.models: dict[str, dict[str, ModelVersion]] = {}
         self.failures: dict[str, str] = {}
@@ -113,14 +114,31 @@ class Registry:
         wait = manifest.max_wait_ms
         loaded.queue = BatchQueue(
             loaded.predict,
-            executor=self.executor,
+            pool=self.pool,
+            deadline_seconds=self.settings.inference_timeout_seconds,
             max_batch_size=manifest.max_batch_size or self.settings.max_batch_size,
             max_wait_ms=wait if wait is not None else self.settings.max_wait_ms,
         )
         loaded.queue.on_batch = self.metrics.batch_rows.labels(
             manifest.name, manifest.version
         ).observe
+        loaded.queue.on_timeout = partial(self._timed_out, loaded)
         return loaded
+
+    def _timed_out(self, loaded: ModelVersion) -> None:
+        """Take a version whose predict overran the deadline out of service, until reloaded."""
+        name, version = loaded.manifest.name, loaded.manifest.version
+        self.metrics.inference_timeouts.labels(name, version).inc()
+        if self.models.get(name, {}).get(version) is not loaded:
+            return  # reloaded or unloaded meanwhile: the new one has its own queue
+        key = f"{name}/{version}"
+        deadline = self.settings.inference_timeout_seconds
+        self.failures[key] = (
+            f"inference overran its {deadline:g} s deadline (MODEL_INFERENCE_TIMEOUT_SECONDS); "
+            "load the model again to serve it"
+        )
+        self._drop(name, version)
+        logger.error("model taken out of service", extra={"model": key, "reason": "deadline"})
 
     def unload(self, name: str, version: str | None = None) -> None:
         """Stop serving a version (or every version of `name`)."""

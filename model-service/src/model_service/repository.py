@@ -63,8 +63,12 @@ class ModelRepository:
 
     async def upload(
         self, *, chunks: AsyncIterator[bytes], content_type: str | None, content_length: str | None
-    ) -> ModelVersion:
-        """Receive, unpack, test-load, install and serve an uploaded bundle; tell the others."""
+    ) -> tuple[ModelVersion, bool]:
+        """Receive, unpack, test-load, install and serve an uploaded bundle; tell the others.
+
+        Also True when the bundle is new; False when the very same bundle was installed already
+        (a retry after a timeout), which is served as the first upload would have it.
+        """
         archive = await receive_upload(
             chunks=chunks,
             content_type=content_type,
@@ -73,16 +77,22 @@ class ModelRepository:
             max_bytes=self.store.settings.max_bundle_bytes,
         )
         staged = await anyio.to_thread.run_sync(self.store.stage, archive)
+        name, version = staged.name, staged.version
         async with self.lock:
-            await anyio.to_thread.run_sync(self.store.install, staged)
-            loaded = await self._load_one(staged.name, staged.version)
+            created = not staged.installed and await anyio.to_thread.run_sync(
+                self.store.install, staged
+            )
+            loaded = self.registry.models.get(name, {}).get(version)
+            if created or loaded is None:
+                loaded = await self._load_one(name, version)
         if loaded is None:
-            reason = self.registry.failures.get(_key(staged.name, staged.version), "unknown")
-            await self.delete(staged.name, staged.version)
+            reason = self.registry.failures.get(_key(name, version), "unknown")
+            if created:  # a bundle installed by an earlier upload stays
+                await self.delete(name, version)
             raise BadBundle(f"The bundle cannot load: {reason}.")
         # The store holds the change: a replica that misses the event finds it when it syncs.
-        await self._announce("load", staged.name, staged.version, required=False)
-        return loaded
+        await self._announce("load", name, version, required=False)
+        return loaded, created
 
     async def delete(self, name: str, version: str) -> None:
         """Stop serving a version everywhere and remove its folder from the store."""

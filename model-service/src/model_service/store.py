@@ -6,6 +6,7 @@ no replica ever sees half a bundle; removal renames it away first, then deletes.
 (a leading dot) keep the work folders out of every scan (`Registry.bundle_folders`).
 """
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -14,10 +15,12 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from model_service.bundles import MANIFEST
 from model_service.config import Settings
 from model_service.errors import BadBundle, Conflict, NotFound
 from model_service.tarballs import unpack_bundle
 from model_service.verify import verify_bundles
+from shared_schemas.inference import Manifest
 
 INCOMING = ".incoming"
 TRASH = ".trash"
@@ -35,6 +38,8 @@ class StagedBundle:
     version: str
     folder: Path
     work: Path
+    # The same bundle (manifest and model file, by sha256) is installed already: a retry.
+    installed: bool = False
 
 
 class ModelStore:
@@ -90,10 +95,13 @@ class ModelStore:
         try:
             work = self.work_folder()
             try:
-                return self._stage(archive, work)
+                staged = self._stage(archive, work)
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
+            if staged.installed:
+                shutil.rmtree(work, ignore_errors=True)
+            return staged
         finally:
             archive.unlink(missing_ok=True)
 
@@ -107,7 +115,8 @@ class ModelStore:
             max_members=self.settings.max_archive_members,
         )
         name, version = manifest.name, manifest.version
-        self._refuse_existing(name, version)
+        if self._installed_already(files, name, version):
+            return StagedBundle(name, version, self.folder(name, version), work, installed=True)
         # load_bundle checks the manifest against the folder's `<name>/<version>` path.
         folder = work / name / version
         folder.parent.mkdir()
@@ -120,26 +129,33 @@ class ModelStore:
         folder.chmod(0o755)  # mkdtemp's 0700 would hide it from replicas running as others
         return StagedBundle(name=name, version=version, folder=folder, work=work)
 
-    def _refuse_existing(self, name: str, version: str) -> None:
-        if self.folder(name, version).exists():
-            raise Conflict(f"Model {name} version {version} exists already.")
+    def _installed_already(self, files: Path, name: str, version: str) -> bool:
+        """True when `name/version` holds these very files already (an upload retried after a
+        timeout); Conflict when it holds others; False when it does not exist."""
+        installed = self.folder(name, version)
+        if not installed.exists():
+            return False
+        if not _same_bundle(files, installed):
+            raise Conflict(f"Model {name} version {version} exists already, with other files.")
+        return True
 
-    def install(self, staged: StagedBundle) -> None:
-        """Move a staged bundle into place in one rename; Conflict if the version appeared."""
+    def install(self, staged: StagedBundle) -> bool:
+        """Move a staged bundle into place in one rename; False when the same bundle was
+        installed meanwhile, Conflict when another one was."""
         target = self.folder(staged.name, staged.version)
         try:
-            self._refuse_existing(staged.name, staged.version)
+            if self._installed_already(staged.folder, staged.name, staged.version):
+                return False
             target.parent.mkdir(exist_ok=True)
             # A rename never merges: a concurrent upload of the same version fails here.
             staged.folder.rename(target)
         except OSError:
-            if target.exists():
-                raise Conflict(
-                    f"Model {staged.name} version {staged.version} exists already."
-                ) from None
+            if self._installed_already(staged.folder, staged.name, staged.version):
+                return False
             raise
         finally:
             shutil.rmtree(staged.work, ignore_errors=True)
+        return True
 
     def remove(self, name: str, version: str) -> None:
         """Delete a bundle folder: renamed out of sight first, so no scan sees it half gone."""
@@ -151,3 +167,21 @@ class ModelStore:
             target.rename(trash / "bundle")
         finally:
             shutil.rmtree(trash, ignore_errors=True)
+
+
+def _same_bundle(staged: Path, installed: Path) -> bool:
+    """Whether both folders hold the same manifest.json and model file (by sha256)."""
+    manifest = (staged / MANIFEST).read_bytes()
+    if _digest(installed / MANIFEST) != hashlib.sha256(manifest).hexdigest():
+        return False  # the manifest names the model file and its sha256: same manifest, same file
+    model_file = Manifest.model_validate_json(manifest).model_file
+    return _digest(staged / model_file) == _digest(installed / model_file)
+
+
+def _digest(path: Path) -> str | None:
+    """The sha256 of a file, read in chunks; None when it is missing."""
+    try:
+        with path.open("rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None

@@ -18,6 +18,7 @@ import orjson
 
 from model_service.tensors import NUMERIC_DATATYPES, BadTensor
 from shared_schemas.inference import V2RequestInput
+from shared_schemas.runtime.bodies import byte_count
 from shared_schemas.runtime.problems import ServiceError
 
 HEADER_LENGTH = "inference-header-content-length"
@@ -37,12 +38,12 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
     """The JSON header and the binary tensor bytes that follow it (empty without the header)."""
     if header_length is None:
         return body, memoryview(b"")
-    if not header_length.isdigit() or not 0 < int(header_length) <= len(body):
+    size = byte_count(header_length)
+    if size is None or not 0 < size <= len(body):
         raise BadTensor(
             f"Inference-Header-Content-Length must be a byte count within the body's "
-            f"{len(body)} bytes; got {header_length!r}."
+            f"{len(body)} bytes; got {header_length[:40]!r}."
         )
-    size = int(header_length)
     return body[:size], memoryview(body)[size:]
 
 

@@ -34,8 +34,14 @@ UPLOAD_DOC: dict[str, Any] = {
     }
 }
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": ModelMetadata,
+        "description": "The same bundle (manifest and model file, by sha256) was installed "
+        "already, by an earlier try of this upload: served, as the 201 would have it",
+    },
+    201: {"description": "Installed, and served by every replica"},
     400: {"description": "The multipart/form-data body is malformed"},
-    409: {"description": "That name and version exist"},
+    409: {"description": "That name and version exist with another bundle"},
     413: {"description": "The bundle is too large"},
     415: {"description": "Not multipart/form-data"},
     422: {"description": "The bundle was refused (layout, manifest, checksum, types)"},
@@ -70,18 +76,23 @@ def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata
 )
 async def upload_model(
     request: Request,
+    response: Response,
     repository: RepositoryDep,
     registry: RegistryDep,
     actor: ActorDep,
 ) -> ModelMetadata:
-    """Upload a bundle (.tar.gz, field `bundle`): a new version, served by every replica."""
-    loaded = await repository.upload(
+    """Upload a bundle (.tar.gz, field `bundle`): a new version, served by every replica.
+    Sending the same bundle again (a retry after a timeout) answers 200; another bundle under
+    an existing name and version, 409."""
+    loaded, created = await repository.upload(
         chunks=request.stream(),
         content_type=request.headers.get("content-type"),
         content_length=request.headers.get("content-length"),
     )
     target = f"{loaded.manifest.name}/{loaded.manifest.version}"
-    audit(actor=actor, action="model.upload", target=target)
+    audit(actor=actor, action="model.upload", target=target, repeated=not created)
+    if not created:
+        response.status_code = 200
     return _version_metadata(registry, loaded)
 
 

@@ -59,7 +59,7 @@ INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "The body exceeds MODEL_MAX_BODY_BYTES"),
         (415, "A compressed body, or a Content-Type other than JSON or octet-stream"),
         (422, "The body is not an inference request, or has too many rows"),
-        (503, "The model failed to load (Retry-After)"),
+        (503, "The model failed to load or overran its inference deadline (Retry-After)"),
     ]
 }
 READY_RESPONSES = {**EMPTY_OK, **MODEL_LOOKUP_ERRORS}

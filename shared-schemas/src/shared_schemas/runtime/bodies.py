@@ -1,6 +1,7 @@
 """Reading a request body under a limit, refused (413) before anything past it is read;
 and the media type a JSON route takes (415 otherwise)."""
 
+import re
 from collections.abc import Collection
 
 from starlette.types import Receive, Scope
@@ -8,6 +9,18 @@ from starlette.types import Receive, Scope
 from shared_schemas.runtime.problems import ContentTooLarge, ServiceError, UnsupportedMediaType
 
 JSON_MEDIA_TYPE = "application/json"
+# ASCII digits only: str.isdigit also accepts "²" and other Unicode digits that int() refuses,
+# and int() refuses more than 4,300 digits; 18 digits hold any byte count a body can have.
+_BYTE_COUNT = re.compile(r"[0-9]{1,18}")
+
+
+def byte_count(value: str | bytes | None) -> int | None:
+    """A header's byte count (ASCII decimal digits), or None when it is missing or not one."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if value is None or not _BYTE_COUNT.fullmatch(value):
+        return None
+    return int(value)
 
 
 class BodyCutShort(ServiceError):
@@ -22,7 +35,7 @@ def declared_length(scope: Scope) -> int | None:
     """The Content-Length the client declared, if a valid one."""
     for key, value in scope["headers"]:
         if key == b"content-length":
-            return int(value) if value.isdigit() else None
+            return byte_count(value)
     return None
 
 
