@@ -245,4 +245,5 @@ def test_supports_plain_redis_urls_only() -> None:
     good = ["redis://localhost", "redis://u:p@10.0.0.1:6380/2", "redis://[::1]:6379/0"]
     bad = ["rediss://localhost/0", "unix:///run/redis.sock", "redis://localhost:6379/0?x=1"]
     assert all(map(supports, good))
-    assert not any(map(supports, [*bad, "redis://localhost:port", "redis:///0"]))
+    odd = ["redis://localhost:port", "redis:///0", "redis://localhost/\u00b2"]  # \u00b2.isdigit()
+    assert not any(map(supports, [*bad, *odd]))

@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from model_service.config import Settings
+from model_service.errors import ContentTooLarge
 from model_service.main import create_app
 from model_service.store import ModelStore
+from model_service.uploads import refuse_declared_size
 from tests.conftest import serve_in_process
 from tests.model_service.test_repository import (
     ADMIN,
@@ -230,3 +232,13 @@ def test_two_tries_of_one_upload_staged_at_once_install_once(
         staged.append(model_store.stage(archive))
     assert [model_store.install(each) for each in staged] == [True, False]
     assert (store / "iris" / "2" / "manifest.json").read_bytes() == files["manifest.json"]
+
+
+@pytest.mark.parametrize("declared", ["\u00b2", "1\u00b2", "9" * 5000, "+10", "-1", " 11"])
+def test_a_strange_declared_length_is_left_to_the_streaming_limit(declared: str) -> None:
+    refuse_declared_size(declared, 10)  # "\u00b2".isdigit() is True, int() of it raises
+
+
+def test_a_declared_length_past_the_limit_is_refused_before_reading() -> None:
+    with pytest.raises(ContentTooLarge):
+        refuse_declared_size("11", 10)

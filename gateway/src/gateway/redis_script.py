@@ -32,7 +32,8 @@ def supports(url: str) -> bool:
     except ValueError:
         return False
     path = parts.path.strip("/")
-    plain = not parts.query and not parts.fragment and (not path or path.isdigit())
+    db = not path or (path.isascii() and path.isdigit())  # "\u00b2".isdigit() is True
+    plain = not parts.query and not parts.fragment and db
     return parts.scheme == "redis" and bool(parts.hostname) and plain
 
 

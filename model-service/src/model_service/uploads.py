@@ -17,6 +17,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from model_service.errors import ContentTooLarge, InvalidInput
 from shared_schemas.problems import FieldError
+from shared_schemas.runtime.bodies import byte_count
 from shared_schemas.runtime.problems import ServiceError
 
 if TYPE_CHECKING:
@@ -111,9 +112,10 @@ def _boundary(content_type: str | None) -> bytes:
     return boundary
 
 
-def _refuse_declared_size(content_length: str | None, limit: int) -> None:
+def refuse_declared_size(content_length: str | None, limit: int) -> None:
     # A declared size past the limit is refused before a byte is read.
-    if content_length and content_length.isdigit() and int(content_length) > limit:
+    declared = byte_count(content_length)
+    if declared is not None and declared > limit:
         raise ContentTooLarge(f"The upload is larger than {limit} bytes.")
 
 
@@ -130,7 +132,7 @@ async def receive_upload(
     More than `max_bytes` in the part (or the body) → 413;
     the file never outlives an error.
     """
-    _refuse_declared_size(content_length, max_bytes + ENVELOPE_BYTES)
+    refuse_declared_size(content_length, max_bytes + ENVELOPE_BYTES)
     part = _BundlePart(max_bytes)
     parser = MultipartParser(_boundary(content_type), part.callbacks())
     new_file = partial(tempfile.mkstemp, prefix=".upload-", suffix=".tar.gz", dir=into)
