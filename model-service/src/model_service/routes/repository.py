@@ -44,7 +44,10 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "That name and version exist with another bundle"},
     413: {"description": "The bundle is too large"},
     415: {"description": "Not multipart/form-data"},
-    422: {"description": "The bundle was refused (layout, manifest, checksum, types)"},
+    422: {
+        "description": "The bundle was refused (layout, archive limits, manifest, checksum, "
+        "types, structural validation, or its verifying load and canary prediction)"
+    },
 }
 LOADED: dict[int | str, dict[str, Any]] = {
     200: {"description": "Done on every replica"},
