@@ -1,8 +1,10 @@
 """Verification runs once per bundle and settings: the pass is recorded in the store, so a
 restart (or another replica) loads without a child; a pass under other settings is not used."""
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,18 @@ def test_the_child_memory_limit_stops_what_the_zip_limits_let_through(fresh_stor
         fresh_store / "iris" / "1": None,
         folder: "model.skops could not be loaded: MemoryError",
     }
+
+
+def test_verify_store_records_passes_and_names_refusals(fresh_store: Path) -> None:
+    model = GaussianNB().fit(crafted.ROWS, crafted.LABELS)
+    crafted.estimator_bundle(fresh_store, "bayes", model)
+    command = [sys.executable, "-m", "model_service.verify_store"]
+    env = {**os.environ, "MODEL_MODELS_DIR": str(fresh_store)}
+    done = subprocess.run(
+        command, check=False, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "bayes" in done.stderr
+    assert "not a type Servir validates" in done.stderr
+    assert "1 verified, 1 refused" in done.stdout
+    assert len(list((fresh_store / verify.VERDICTS).iterdir())) == 1  # iris's pass

@@ -54,6 +54,13 @@ def _version_key(version: str) -> int:
     return int(version)
 
 
+def bundle_folders(root: Path) -> list[Path]:
+    """Every `<name>/<version>` folder in a model store."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith("."))
+
+
 class Registry:
     """Loaded model versions by name; failures by `name/version` with their reasons."""
 
@@ -67,10 +74,7 @@ class Registry:
 
     def bundle_folders(self) -> list[Path]:
         """Every `<name>/<version>` folder in the model store."""
-        root = self.settings.models_dir
-        if not root.is_dir():
-            return []
-        return sorted(p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith("."))
+        return bundle_folders(self.settings.models_dir)
 
     def load_all(self) -> None:
         """Load every bundle in the store; a bad one is recorded, never raised."""
