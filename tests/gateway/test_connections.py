@@ -282,3 +282,18 @@ async def test_each_request_on_a_kept_alive_connection_gets_its_own_head_deadlin
             await asyncio.sleep(1)  # idle past the head deadline, within uvicorn's keep-alive
         writer.close()
     assert [answer.split(b"\r\n")[0] for answer in answers] == [b"HTTP/1.1 200 OK"] * 2
+
+
+async def test_an_answer_before_the_body_says_the_connection_closes() -> None:
+    """A 401 answered while the body is still due: the connection lingers and closes, so the
+    answer says `connection: close` (RFC 9112 9.6), or a client would send its next request
+    on a connection about to close and see it cut."""
+    async with running_gateway() as gateway:
+        reader, writer = await gateway.connect()
+        head = b"POST /models/iris/predict HTTP/1.1\r\nHost: s\r\nContent-Length: 100\r\n\r\n"
+        writer.write(head + b"{")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 401 "), answer
+    assert b"connection: close" in answer.lower()

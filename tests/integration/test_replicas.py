@@ -1,10 +1,8 @@
 """Two model-service processes over one store and one Redis, as `--scale model-service=2` runs
 them: an upload or a delete through one replica reaches the other. The tests own both processes."""
 
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,46 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servir_stack import ROOT, free_port
 from tests.conftest import INTERNAL
+from tests.model_service.processes import spawn_model_service, wait_ready
 from tests.model_service.test_repository import SETOSA, bundle_archive, bundle_files
 
 pytestmark = pytest.mark.integration
-START_SECONDS = 60.0
 FOLLOW_SECONDS = 2.0
-
-
-def spawn_replica(store: Path, redis_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m model_service` on a free port: its Popen handle and URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SERVIR_ENV": "test",
-        "MODEL_PORT": str(port),
-        "MODEL_MODELS_DIR": str(store),
-        "MODEL_REDIS_URL": redis_url,
-    }
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "model_service"], cwd=ROOT, env=env, stdout=output, stderr=output
-        )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    """Wait until the replica answers /readyz; fail with its log if it exits or takes too long."""
-    deadline = time.monotonic() + START_SECONDS
-    while not _ready(url):
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def eventually_status(url: str, path: str, status: int) -> None:
@@ -71,7 +35,7 @@ def replicas(demo_models: Path, redis_url: str, tmp_path: Path) -> Iterator[list
     logs = [tmp_path / f"replica-{i}.log" for i in range(2)]
     started: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
-        started.extend(spawn_replica(store, redis_url, log) for log in logs)
+        started.extend(spawn_model_service(store, redis_url, log) for log in logs)
         for (process, url), log in zip(started, logs, strict=True):
             wait_ready(process, url, log)
         yield [url for _, url in started]

@@ -6,10 +6,7 @@ as a process of its own so that, before the fix, the attack kills or hangs it, n
 """
 
 import ctypes
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,12 +17,11 @@ import httpx
 import numpy as np
 import pytest
 
-from servir_stack import free_port
 from tests.conftest import INTERNAL
 from tests.model_service import crafted
+from tests.model_service.processes import spawn_model_service, wait_ready
 from tests.model_service.test_repository import SETOSA
 
-START_SECONDS = 45.0
 # Longer than a verified load and predict take; a hung inference overruns it.
 ANSWER_SECONDS = 15.0
 
@@ -42,44 +38,16 @@ def small_store(verified_demo_models: Path, tmp_path: Path) -> Path:
 @contextmanager
 def model_service(store: Path, redis_url: str, **env: str) -> Iterator[httpx.Client]:
     """A model-service process over `store`, once it answers /readyz; killed afterwards."""
-    port = free_port()
-    settings = {
-        "MODEL_HOST": "127.0.0.1",
-        "MODEL_PORT": str(port),
-        "MODEL_MODELS_DIR": str(store),
-        "MODEL_REDIS_URL": redis_url,
-        **env,
-    }
-    log = (store.parent / "model-service.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "model_service"],
-        env={**os.environ, **settings},
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = store.parent / "model-service.log"
+    process, url = spawn_model_service(store, redis_url, log, **env)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=ANSWER_SECONDS) as client:
-            _wait_ready(client, process)
+        wait_ready(process, url, log)
+        with httpx.Client(base_url=url, timeout=ANSWER_SECONDS) as client:
             yield client
             assert process.poll() is None, "the model-service died"
     finally:
         process.kill()
         process.wait()
-        log.close()
-
-
-def _wait_ready(client: httpx.Client, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        assert process.poll() is None, f"the model-service exited with {process.returncode}"
-        assert time.monotonic() < deadline, "the model-service did not start in time"
-        try:
-            if client.get("/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
 
 
 def refused_and_others_serve(client: httpx.Client, name: str) -> str:

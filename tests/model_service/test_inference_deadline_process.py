@@ -1,26 +1,22 @@
 """The inference deadline in a real model-service process: one model hangs, the others serve,
 /readyz says degraded, and SIGTERM still ends the process within its shutdown grace."""
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from servir_stack import ROOT, free_port
 from tests.conftest import INTERNAL
 from tests.model_service.hanging import TRIGGER, hanging_bundle
+from tests.model_service.processes import spawn_model_service, wait_ready
 from tests.model_service.test_predict import SETOSA
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 GRACE_SECONDS = 2
-START_SECONDS = 60.0
 
 
 @pytest.fixture
@@ -31,45 +27,25 @@ def service(
     store = tmp_path / "models"
     shutil.copytree(demo_models, store)
     hanging_bundle(store)
-    port = free_port()
-    env = {
-        **os.environ,
-        "SERVIR_ENV": "test",
-        "MODEL_PORT": str(port),
-        "MODEL_MODELS_DIR": str(store),
-        "MODEL_REDIS_URL": redis_url,
-        "MODEL_ALLOW_PICKLE": "true",
-        # The fault-injection estimator is no type Servir validates: the operator lists it.
-        "MODEL_UNVALIDATED_TYPES": '["tests.model_service.hanging.HangsOnTrigger"]',
-        "MODEL_INFERENCE_THREADS": "1",
-        "MODEL_INFERENCE_TIMEOUT_SECONDS": "1",
-        "MODEL_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
-    }
     log = tmp_path / "model-service.log"
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "model_service"], cwd=ROOT, env=env, stdout=output, stderr=output
-        )
-    url = f"http://127.0.0.1:{port}"
+    process, url = spawn_model_service(
+        store,
+        redis_url,
+        log,
+        MODEL_ALLOW_PICKLE="true",
+        # The fault-injection estimator is no type Servir validates: the operator lists it.
+        MODEL_UNVALIDATED_TYPES='["tests.model_service.hanging.HangsOnTrigger"]',
+        MODEL_INFERENCE_THREADS="1",
+        MODEL_INFERENCE_TIMEOUT_SECONDS="1",
+        MODEL_SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS),
+    )
     try:
-        _wait_ready(process, url, log)
+        wait_ready(process, url, log)
         yield process, url
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while True:
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
 
 
 def test_a_hung_model_is_503_the_others_serve_and_sigterm_still_ends_the_process(

@@ -26,7 +26,11 @@ import asyncio
 import ipaddress
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
+
+from uvicorn._types import ASGISendCallable, ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from shared_schemas.runtime.heads import BoundedHeadProtocol
 
@@ -139,8 +143,23 @@ class GuardedProtocol(BoundedHeadProtocol):
         route = (self.scope.get("method"), self.scope.get("path"))
         long = route in self.limits.long_body_routes
         self._expect(BODY, self.limits.long_body_seconds if long else self.limits.body_seconds)
-        if self.cycle is not None and not self.cycle.keep_alive:
-            self.cycle.transport = ClosingView(self)  # type: ignore[assignment]
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.send = partial(self._send, cycle, cycle.send)  # type: ignore[method-assign]
+            if not cycle.keep_alive:
+                cycle.transport = ClosingView(self)  # type: ignore[assignment]
+
+    async def _send(
+        self, cycle: RequestResponseCycle, send: ASGISendCallable, message: ASGISendEvent
+    ) -> None:
+        """The app's send: an answer started before its request's body came in whole closes
+        the connection after lingering, so it says `connection: close` (RFC 9112 9.6);
+        otherwise a client would send its next request on it and see that cut."""
+        early = message["type"] == "http.response.start" and self._phase == BODY
+        if early and self.cycle is cycle and cycle.keep_alive:
+            cycle.keep_alive = False
+            cycle.transport = ClosingView(self)  # type: ignore[assignment]
+        await send(message)
 
     def on_message_complete(self) -> None:
         """The body is whole: no deadline until the next request (uvicorn's keep-alive)."""
