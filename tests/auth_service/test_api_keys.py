@@ -7,6 +7,7 @@ import pytest
 import redis
 
 from auth_service.config import Settings
+from shared_schemas.apikey_format import well_formed_api_key
 from tests.auth_service.conftest import ADMIN, as_principal, create_user
 from tests.conftest import INTERNAL
 
@@ -33,6 +34,7 @@ async def test_key_is_shown_once_and_stored_as_sha256(
     assert created.status_code == 201
     body = created.json()
     assert body["key"].startswith(body["prefix"])
+    assert well_formed_api_key(body["key"])  # the gateway's shape check lets it through
     assert body["scopes"] == ["models:read", "models:predict"]
     assert body["expires_at"] is not None
     listed = (await auth.get("/auth/api-keys", headers=as_principal("nora"))).json()

@@ -6,8 +6,6 @@ import secrets
 
 import pytest
 
-from auth_service.api_keys import KEY_PREFIX
-from auth_service.tokens import new_secret
 from shared_schemas.apikey_format import API_KEY_PREFIX, well_formed_api_key
 from tests.gateway.fake_auth import new_api_key, running_stack
 
@@ -26,9 +24,7 @@ MALFORMED = [
 ]
 
 
-def test_keys_the_auth_service_mints_are_well_formed() -> None:
-    assert KEY_PREFIX == API_KEY_PREFIX
-    assert all(well_formed_api_key(new_secret(KEY_PREFIX)) for _ in range(200))
+def test_malformed_keys_are_not_well_formed() -> None:
     assert not any(well_formed_api_key(key) for key in MALFORMED)
 
 

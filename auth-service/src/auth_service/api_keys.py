@@ -9,10 +9,12 @@ from redis.asyncio import Redis
 from auth_service import redis_keys
 from auth_service.errors import Conflict, NotFound
 from auth_service.revocations import revoke_api_key
-from auth_service.tokens import new_secret, sha256_hex
+from auth_service.tokens import sha256_hex
+from shared_schemas.apikey_format import API_KEY_PREFIX, API_KEY_SECRET_BYTES
 from shared_schemas.auth import ApiKey, ApiKeyCreated, ApiKeyRecord
 
-KEY_PREFIX = "srv_"
+# The shape is a contract: the gateway refuses any other before asking about a key.
+KEY_PREFIX = API_KEY_PREFIX
 VISIBLE_PREFIX_LENGTH = 12
 # Writing last_used_at on every introspection would make every cache miss a write.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -34,7 +36,7 @@ async def create_api_key(
     """Store a new key for `owner` and return it, secret included, this once."""
     if await redis.scard(redis_keys.user_api_keys(owner)) >= limit:
         raise Conflict(f"A user may hold at most {limit} API keys; delete one first.")
-    key = new_secret(KEY_PREFIX)
+    key = KEY_PREFIX + secrets.token_urlsafe(API_KEY_SECRET_BYTES)
     now = datetime.now(UTC)
     record = ApiKeyRecord.model_validate(
         {
