@@ -91,8 +91,6 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, demo_models: Path) -> Itera
         # A key is asked about again after a second: the auth-service test below then shows
         # the stale-while-unreachable path, not the plain cache.
         "GATEWAY_API_KEY_CACHE_SECONDS": "1",
-        # No type Servir validates the contents of: the operator serves it unchecked.
-        "MODEL_UNVALIDATED_TYPES": '["sklearn.neighbors._classification.KNeighborsClassifier"]',
         # One core for the slow model's distance loops (OpenMP would take both).
         "OMP_NUM_THREADS": "1",
     }

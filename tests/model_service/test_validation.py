@@ -16,6 +16,7 @@ from sklearn.ensemble import (
 )
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
@@ -47,8 +48,14 @@ def valid(estimator: Any, listed: list[str] | None = None) -> None:
         LinearRegression().fit(ROWS, TWO),
         make_pipeline(MinMaxScaler(), LogisticRegression()).fit(ROWS, THREE),
         ColumnTransformer([("one", OneHotEncoder(), [0])], remainder="passthrough").fit(ROWS),
+        KNeighborsClassifier(3, algorithm="brute", metric="minkowski", p=3).fit(ROWS, THREE),
+        KNeighborsClassifier(2, algorithm="brute").fit(ROWS, np.stack([TWO, THREE], axis=1)),
+        KNeighborsRegressor(2, algorithm="brute", weights="distance").fit(ROWS, TWO * 1.5),
     ],
-    ids=["gb-3", "gb-2", "gb-reg", "forest-reg", "linear", "pipeline", "columns"],
+    ids=[
+        *("gb-3", "gb-2", "gb-reg", "forest-reg", "linear", "pipeline", "columns"),
+        *("knn", "knn-2-outputs", "knn-reg"),
+    ],
 )
 def test_fitted_validated_estimators_pass(estimator: Any) -> None:
     valid(estimator)
@@ -85,6 +92,14 @@ def _nan_threshold(model: Any) -> None:
     model.tree_.__setstate__({**state, "nodes": nodes})
 
 
+def _label_outside_classes(model: Any) -> None:
+    model._y = np.array([0, 1, 2, 3])
+
+
+def _k_past_the_rows(model: Any) -> None:
+    model.n_neighbors = 5
+
+
 def _feature_out_of_range(model: Any) -> None:
     state = model.tree_.__getstate__()
     nodes = state["nodes"].copy()
@@ -103,8 +118,21 @@ def _feature_out_of_range(model: Any) -> None:
         (RandomForestRegressor(n_estimators=2).fit(ROWS, TWO), _wide_tree, "other features"),
         (DecisionTreeRegressor().fit(ROWS, TWO), _nan_threshold, "threshold is not finite"),
         (DecisionTreeRegressor().fit(ROWS, TWO), _feature_out_of_range, "splits on no feature"),
+        (
+            KNeighborsClassifier(1, algorithm="brute").fit(ROWS, THREE),
+            _label_outside_classes,
+            "outside classes_",
+        ),
+        (
+            KNeighborsClassifier(1, algorithm="brute").fit(ROWS, THREE),
+            _k_past_the_rows,
+            "n_neighbors",
+        ),
     ],
-    ids=["coef", "intercept", "categories", "widths", "scaler", "forest", "threshold", "feature"],
+    ids=[
+        *("coef", "intercept", "categories", "widths", "scaler", "forest", "threshold"),
+        *("feature", "knn-labels", "knn-k"),
+    ],
 )
 def test_inconsistent_contents_are_refused(
     estimator: Any, edit: Callable[[Any], None], reason: str
@@ -161,3 +189,8 @@ def test_zip_ratio_limit() -> None:
     with pytest.raises(ZipLimitError, match="times its size"):
         check_zip_directory(data, max_members=10, max_bytes=2**30, max_ratio=200)
     check_zip_directory(data, max_members=10, max_bytes=2**30, max_ratio=2000)
+
+
+def test_neighbours_searched_through_a_native_tree_are_refused() -> None:
+    with pytest.raises(StructureError, match="only brute-force neighbours"):
+        valid(KNeighborsClassifier(1, algorithm="kd_tree").fit(ROWS, THREE))

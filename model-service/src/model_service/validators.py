@@ -146,6 +146,35 @@ def check_linear(model: Any) -> None:
         require(intercept.shape == (coef.shape[0],), "intercept_ does not match the outputs")
 
 
+def check_neighbors(model: Any) -> None:
+    """k-NN, brute force only (a KD or ball tree is a native node array no check here reads):
+    the fitted rows, their labels and k."""
+    brute = getattr(model, "_fit_method", None) == "brute" and model._tree is None
+    require(brute, "only brute-force neighbours are validated (algorithm='brute')")
+    rows = np.asarray(model._fit_X)
+    require(rows.ndim == 2 and rows.shape[1] == n_features(model), "_fit_X has the wrong shape")
+    require(rows.dtype.kind == "f" and bool(np.isfinite(rows).all()), "_fit_X is not finite")
+    k = model.n_neighbors
+    require(isinstance(k, int) and 1 <= k <= rows.shape[0], "n_neighbors is out of range")
+    plain = isinstance(model.effective_metric_, str) and model.weights in ("uniform", "distance")
+    require(plain, "the metric or the weights are not named ones")
+    labels = np.asarray(model._y)
+    require(labels.ndim in (1, 2) and labels.shape[0] == rows.shape[0], "_y does not match _fit_X")
+    if hasattr(model, "classes_"):
+        _check_neighbor_classes(model, labels.reshape(rows.shape[0], -1))
+    else:
+        require(labels.dtype.kind == "f" and bool(np.isfinite(labels).all()), "_y is not finite")
+
+
+def _check_neighbor_classes(model: Any, columns: np.ndarray) -> None:
+    classes = model.classes_ if model.outputs_2d_ else [model.classes_]
+    require(columns.shape[1] == len(classes), "_y does not match the outputs")
+    require(columns.dtype.kind in "iu", "_y does not hold class indices")
+    for column, known in zip(columns.T, classes, strict=True):
+        inside = bool((column >= 0).all() and (column < len(known)).all())
+        require(inside, "_y points outside classes_")
+
+
 def check_encoder(encoder: Any) -> None:
     """OneHotEncoder/OrdinalEncoder: one 1-D list of distinct categories per input feature."""
     categories = encoder.categories_
