@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from gateway.errors import UpstreamUnavailable
+from gateway.jwks import SigningKeys
+from shared_schemas.auth import Jwks
 from tests.gateway.fake_auth import (
     JWKS_PATH,
     FakeAuth,
@@ -258,3 +261,23 @@ async def test_token_remembered_as_verified_dies_with_its_retired_key() -> None:
         while (await stack.client.get("/models", headers=bearer(token))).status_code != 401:
             assert time.monotonic() - started < 2, "a token of a retired key still passes"
             await asyncio.sleep(0.02)
+
+
+async def test_an_unknown_kid_just_after_a_failed_fetch_waits_for_the_retry() -> None:
+    """A restarting auth-service announces its new key before it serves, so that fetch fails;
+    a token signed with the new key may arrive within the retry interval. It waits out the
+    interval and refetches, instead of a 401 (seen as a flaky key-rotation test)."""
+    signer = Signer()
+    calls = 0
+
+    async def fetch() -> Jwks:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise UpstreamUnavailable("The auth-service is unreachable.", retry_after=1)
+        return Jwks(keys=[signer.jwk()])
+
+    keys = SigningKeys(fetch=fetch, refresh_seconds=300, min_refetch_seconds=5)
+    assert await keys.key_for("other") is None  # the failed fetch
+    assert await keys.key_for(signer.kid) is not None
+    assert calls == 2

@@ -59,6 +59,12 @@ class SigningKeys:
         if key is not None:
             return key
         async with self._lock:  # concurrent unknown kids share one refetch
+            if kid not in self._keys and not self._last_fetch_ok:
+                # A restarting auth-service announces its new key before it serves: wait out
+                # the short retry interval (at most STALE_REFETCH_SECONDS) rather than refuse.
+                await asyncio.sleep(
+                    max(0.0, self._last_attempt + STALE_REFETCH_SECONDS - time.monotonic())
+                )
             if kid not in self._keys and self._may_refetch():
                 await self._refresh()
             return self._keys.get(kid)
