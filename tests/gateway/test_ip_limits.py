@@ -25,15 +25,6 @@ OTHER_IP = "127.0.0.2"
 FAILURES_KEYS = "servir:ratelimit:auth-failures:*"
 
 
-@pytest.fixture
-async def flushed(redis_url: str) -> str:
-    """The tests' Redis, without earlier windows."""
-    async with Redis.from_url(redis_url) as redis:
-        for key in await redis.keys("servir:ratelimit:*"):
-            await redis.delete(key)
-    return redis_url
-
-
 @asynccontextmanager
 async def client_from(stack: Stack, address: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client whose requests reach the stack's gateway from `address`."""

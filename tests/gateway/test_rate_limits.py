@@ -5,7 +5,6 @@ import re
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from gateway.main import create_app
 from tests.conftest import serve_in_process
@@ -28,15 +27,6 @@ def reset(response: httpx.Response) -> int:
     match = STATE.match(response.headers["ratelimit"])
     assert match is not None
     return int(match["t"])
-
-
-@pytest.fixture
-async def flushed(redis_url: str) -> str:
-    """The tests' Redis, without earlier windows."""
-    async with Redis.from_url(redis_url) as redis:
-        for key in await redis.keys("servir:ratelimit:*"):
-            await redis.delete(key)
-    return redis_url
 
 
 async def test_quota_passes_then_429_then_the_window_resets(flushed: str) -> None:

@@ -25,40 +25,17 @@ server closes the connections past theirs.
 import asyncio
 import ipaddress
 from collections.abc import Collection
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
 from uvicorn._types import ASGISendCallable, ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
+from shared_schemas.runtime.connection_limits import ConnectionLimits
 from shared_schemas.runtime.heads import BoundedHeadProtocol
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # What the connection is waiting for; each phase but IDLE has a deadline.
 IDLE, HEAD, BODY, LINGER = 0, 1, 2, 3
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLimits:
-    """Deadlines and caps of a server's connections (see the module docstring)."""
-
-    head_seconds: float = 10.0
-    body_seconds: float = 30.0
-    long_body_seconds: float = 600.0
-    long_body_routes: frozenset[tuple[str, str]] = frozenset()
-    max_per_ip: int = 256  # 0: no cap
-    exempt: tuple[IpNetwork, ...] = ()
-    linger_seconds: float = 30.0
-    linger_idle_seconds: float = 5.0
-    linger_max_bytes: int = 16 * 1024 * 1024
-
-    @property
-    def sweep_seconds(self) -> float:
-        """How often deadlines are checked: a tenth of the shortest, within 0.05 and 1 s."""
-        shortest = min(self.head_seconds, self.body_seconds, self.linger_idle_seconds)
-        return min(max(shortest / 10, 0.05), 1.0)
 
 
 class ClosingView:
