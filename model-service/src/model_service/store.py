@@ -117,7 +117,7 @@ class ModelStore:
         name, version = manifest.name, manifest.version
         if self._installed_already(files, name, version):
             return StagedBundle(name, version, self.folder(name, version), work, installed=True)
-        # load_bundle checks the manifest against the folder's `<name>/<version>` path.
+        # The verifying child's load_bundle checks the manifest against this `<name>/<version>`.
         folder = work / name / version
         folder.parent.mkdir()
         files.rename(folder)
