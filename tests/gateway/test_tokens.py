@@ -281,3 +281,30 @@ async def test_an_unknown_kid_just_after_a_failed_fetch_waits_for_the_retry() ->
     assert await keys.key_for("other") is None  # the failed fetch
     assert await keys.key_for(signer.kid) is not None
     assert calls == 2
+
+
+async def test_an_unknown_kid_refetches_even_if_the_wait_ends_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvloop's timers count whole milliseconds and may fire up to one early; the refetch after
+    the wait must not depend on the clock having passed the retry interval (seen as a flaky
+    key-rotation test: a 401 after exactly the interval, with no fetch in the log)."""
+    signer = Signer()
+    calls = 0
+    real_sleep = asyncio.sleep
+
+    async def fetch() -> Jwks:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise UpstreamUnavailable("The auth-service is unreachable.", retry_after=1)
+        return Jwks(keys=[signer.jwk()])
+
+    async def early_sleep(delay: float) -> None:
+        await real_sleep(max(0.0, delay - 0.001))
+
+    keys = SigningKeys(fetch=fetch, refresh_seconds=300, min_refetch_seconds=5)
+    assert await keys.key_for("other") is None  # the failed fetch
+    monkeypatch.setattr(asyncio, "sleep", early_sleep)
+    assert await keys.key_for(signer.kid) is not None
+    assert calls == 2

@@ -59,13 +59,18 @@ class SigningKeys:
         if key is not None:
             return key
         async with self._lock:  # concurrent unknown kids share one refetch
-            if kid not in self._keys and not self._last_fetch_ok:
+            if kid in self._keys:
+                return self._keys[kid]
+            if not self._last_fetch_ok:
                 # A restarting auth-service announces its new key before it serves: wait out
-                # the short retry interval (at most STALE_REFETCH_SECONDS) rather than refuse.
+                # the short retry interval rather than refuse, then refetch whatever the clock
+                # says (uvloop's millisecond timers may end the wait a little early). The
+                # lock and the wait keep this to one fetch per interval.
                 await asyncio.sleep(
                     max(0.0, self._last_attempt + STALE_REFETCH_SECONDS - time.monotonic())
                 )
-            if kid not in self._keys and self._may_refetch():
+                await self._refresh()
+            elif time.monotonic() - self._last_attempt >= self._min_refetch_seconds:
                 await self._refresh()
             return self._keys.get(kid)
 
@@ -84,12 +89,6 @@ class SigningKeys:
             delay = self._refresh_seconds if fetched else RETRY_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=delay)
-
-    def _may_refetch(self) -> bool:
-        # After a failed fetch the key set may be stale (a restarting auth-service): try
-        # again sooner; its unreachability makes each attempt cheap.
-        interval = self._min_refetch_seconds if self._last_fetch_ok else STALE_REFETCH_SECONDS
-        return time.monotonic() - self._last_attempt >= interval
 
     async def _refresh(self) -> bool:
         self._last_attempt = time.monotonic()
