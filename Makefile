@@ -14,7 +14,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 VENV := .venv
 STAMP := $(VENV)/.servir-installed
-SOURCES := shared-schemas/src gateway/src auth-service/src model-service/src scripts tests
+SOURCES := shared-schemas/src service-runtime/src gateway/src auth-service/src model-service/src scripts tests
 COMPOSE = $(shell $(RUN) python -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')")
 PYTEST_FLAGS ?= $(if $(CI),-p no:cacheprovider,)
 
@@ -48,7 +48,7 @@ browser: ## Install Debian's chromium and the browser test's playwright-core (np
 models: $(STAMP) ## Train the demo bundles (iris, breast-cancer, churn) into models/ when missing
 	@if [ -f models/iris/1/manifest.json ] && [ -f models/breast-cancer/1/manifest.json ] && [ -f models/churn/1/manifest.json ]; then \
 	  echo "Demo models present in models/ (rm -r models/iris models/breast-cancer models/churn to retrain)."; \
-	else $(RUN) python scripts/train_models.py models; fi
+	else $(RUN) python -m model_service.demo_models models; fi
 
 run: $(STAMP) redis-server models ## Run the whole stack locally (own Redis, three services); Ctrl-C stops it
 	@set -a; if [ -f .env ]; then . ./.env; fi; set +a; $(RUN) python scripts/run.py

@@ -22,7 +22,7 @@ import uvicorn
 import uvloop
 
 from gateway.h1client import H1Pool
-from servir_stack import HOST, free_port
+from servir_runtime.stack import HOST, free_port
 
 REPLY = b'{"model_name":"iris","outputs":[{"name":"label","data":[0]}]}'
 BODY = b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[5.1,3.5,1.4,0.2]}]}'

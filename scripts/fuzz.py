@@ -1,6 +1,6 @@
 """`make fuzz`: schemathesis, every check, over the gateway's merged `/openapi.json`.
 
-The stack is the real one (scripts/servir_stack.py) on a copy of the demo bundles, rate limits
+The stack is the real one (`servir_runtime.stack`) on a copy of the demo bundles, rate limits
 off. Three identities log in through `/auth/token` as the fuzzer needs them (and again when a
 token stops working): `alice` and `bob`, two ordinary users the access-control check plays
 against each other, and `admin`, for the operations that need more. Several seeds share the
@@ -29,7 +29,7 @@ import redis
 from auth_service.config import DEV_ADMIN_PASSWORD
 from fuzz_hooks import BUNDLE_ENV, PROTECTED_ENV
 from model_service.redis_keys import UNLOADED
-from servir_stack import ROOT, Stack, StackError
+from servir_runtime.stack import ROOT, Stack, StackError
 
 # Fuzzing time of all seeds together; with the stack's start and each seed's own, CI's
 # `make fuzz` stays under 5 minutes.

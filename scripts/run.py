@@ -8,7 +8,7 @@ from pathlib import Path
 from types import FrameType
 
 from auth_service.config import Settings as AuthSettings
-from servir_stack import ROOT, Stack, StackError
+from servir_runtime.stack import ROOT, Stack, StackError
 
 
 def _port(name: str, default: int) -> int:

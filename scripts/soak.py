@@ -12,7 +12,7 @@ that is not 2xx is a 429 or 503 and nothing times out at the client (5 s); withi
 overload's end the rest of the run is all 2xx with p99 <= 250 ms. CI runs it shorter
 (`SOAK_*_SECONDS`, see .ci/run).
 
-The stack (scripts/servir_stack.py) runs pinned to CPU 0 and the generator on CPU 1 when
+The stack (`servir_runtime.stack`) runs pinned to CPU 0 and the generator on CPU 1 when
 there are two (`SOAK_PIN=0`: unpinned), as `make bench` does: the generator never starves
 the services, and the services' capacity is that of one core.
 """
@@ -34,7 +34,7 @@ from typing import Any
 import uvloop
 
 from gateway.h1client import H1Pool
-from servir_stack import Stack
+from servir_runtime.stack import Stack
 from soak_client import Gateway
 from soak_load import LoadGenerator, Session, Traffic
 from soak_probe import Step, sustainable_rate

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from servir_stack import ROOT, Stack
+from servir_runtime.stack import ROOT, Stack
 from soak_client import Gateway, HTTPFailure
 from soak_load import Session
 

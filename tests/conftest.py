@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-import train_models
-from servir_stack import free_port, redis_command, redis_pong
-from shared_schemas.runtime.settings import DEV_INTERNAL_TOKEN
+from model_service.demo_models import breast_cancer, churn, iris
+from servir_runtime.settings import DEV_INTERNAL_TOKEN
+from servir_runtime.stack import free_port, redis_command, redis_pong
 
 INTERNAL = {"X-Servir-Internal-Token": DEV_INTERNAL_TOKEN}
 
@@ -47,7 +47,7 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo bundles `make models` trains (iris, breast-cancer, churn), trained once per
     session into a folder tests must treat as read-only (copy it to change it)."""
     models_dir: Path = tmp_path_factory.mktemp("models")
-    for train in (train_models.iris, train_models.breast_cancer, train_models.churn):
+    for train in (iris, breast_cancer, churn):
         train(models_dir)
     return models_dir
 

@@ -30,11 +30,11 @@ def test_image_requirements_match_the_lock(service: str, tmp_path: Path) -> None
 
 
 SOURCES = {
-    "gateway": ["gateway/src", "shared-schemas/src"],
-    "auth-service": ["auth-service/src", "shared-schemas/src"],
-    "model-service": ["model-service/src", "shared-schemas/src"],
+    "gateway": ["gateway/src", "shared-schemas/src", "service-runtime/src"],
+    "auth-service": ["auth-service/src", "shared-schemas/src", "service-runtime/src"],
+    "model-service": ["model-service/src", "shared-schemas/src", "service-runtime/src"],
 }
-FIRST_PARTY = {"gateway", "auth_service", "model_service", "shared_schemas"}
+FIRST_PARTY = {"gateway", "auth_service", "model_service", "shared_schemas", "servir_runtime"}
 
 
 def _imported(folder: Path) -> set[str]:

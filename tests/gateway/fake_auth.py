@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from gateway.config import Settings
 from gateway.main import create_app
-from servir_stack import free_port
+from servir_runtime.stack import free_port
 from shared_schemas.apikey_format import API_KEY_PREFIX, API_KEY_SECRET_BYTES
 from shared_schemas.auth import Introspection, Jwk, Jwks
 from tests.conftest import serve_in_process

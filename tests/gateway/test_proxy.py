@@ -5,7 +5,7 @@ import time
 import pytest
 
 from gateway.main import create_app
-from shared_schemas.runtime.settings import DEV_INTERNAL_TOKEN
+from servir_runtime.settings import DEV_INTERNAL_TOKEN
 from tests.conftest import serve_in_process
 from tests.gateway.fake_auth import (
     FakeAuth,

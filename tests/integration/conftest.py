@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from auth_service.config import DEV_ADMIN_PASSWORD
-from servir_stack import Stack
+from servir_runtime.stack import Stack
 
 
 @dataclass(frozen=True)

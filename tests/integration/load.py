@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from servir_stack import Stack
+from servir_runtime.stack import Stack
 
 IRIS = {"instances": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,
                        "petal_width": 0.2}]}  # fmt: skip

@@ -27,7 +27,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth_service.config import DEV_ADMIN_PASSWORD
-from servir_stack import Stack
+from servir_runtime.stack import Stack
 from tests.integration.conftest import copy_models, stack_env
 from tests.integration.identity import USER_PASSWORD, bearer, claims_for, login, signed, unique
 from tests.integration.load import Load

@@ -37,9 +37,9 @@ import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sklearn.neighbors import KNeighborsClassifier
 
-import train_models
 from auth_service.config import DEV_ADMIN_PASSWORD
-from servir_stack import Stack
+from model_service.demo_models import write_bundle
+from servir_runtime.stack import Stack
 from tests.faultproxy import RunningFaultProxy, running_fault_proxy
 from tests.integration.conftest import copy_models, stack_env
 from tests.integration.identity import USER_PASSWORD, bearer, eventually_refused, login, unique
@@ -64,7 +64,7 @@ def train_slow_model(store: Path) -> None:
     estimator = KNeighborsClassifier(algorithm="brute", metric="minkowski", p=3).fit(points, labels)
     features = [{"name": name, "type": "float"} for name in SLOW_FEATURES]
     manifest = {"task": "classification", "features": features, "classes": ["high", "low"]}
-    train_models.write_bundle(store, name=SLOW, estimator=estimator, manifest=manifest)
+    write_bundle(store, name=SLOW, estimator=estimator, manifest=manifest)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 
-import train_models
+from model_service.demo_models import write_bundle
 
 FEATURES = [
     {"name": "a", "type": "float", "min": 0.0, "max": 1.0},
@@ -38,7 +38,7 @@ def tree_bundle(store: Path, name: str, edit: Callable[[np.ndarray], None]) -> P
     nodes = state["nodes"].copy()
     edit(nodes)
     model.tree_.__setstate__({**state, "nodes": nodes})
-    return train_models.write_bundle(store, name=name, estimator=model, manifest=MANIFEST)
+    return write_bundle(store, name=name, estimator=model, manifest=MANIFEST)
 
 
 def children_out_of_range(nodes: np.ndarray) -> None:
@@ -66,7 +66,7 @@ def narrow_one_hot_skops() -> bytes:
 
 def estimator_bundle(store: Path, name: str, estimator: Any) -> Path:
     """`estimator` saved as a skops bundle over the two features."""
-    return train_models.write_bundle(store, name=name, estimator=estimator, manifest=MANIFEST)
+    return write_bundle(store, name=name, estimator=estimator, manifest=MANIFEST)
 
 
 def pickle_bundle(store: Path, name: str, payload: Any) -> Path:

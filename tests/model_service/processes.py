@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from servir_stack import ROOT, free_port
+from servir_runtime.stack import ROOT, free_port
 
 START_SECONDS = 60.0
 

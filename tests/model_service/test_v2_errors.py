@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-import train_models
 from model_service.config import Settings
+from model_service.demo_models import write_bundle
 from model_service.main import create_app
 from tests.conftest import INTERNAL, serve_in_process
 from tests.model_service.test_v2 import CUSTOMER, SETOSA, tensor, v2
@@ -197,7 +197,7 @@ async def test_probabilities_of_a_regressor_are_400(
     estimator = LinearRegression().fit(x, x.sum(axis=1))
     features = [{"name": n, "type": "float"} for n in ("a", "b")]
     manifest = {"task": "regression", "features": features}
-    train_models.write_bundle(store, name="sum", estimator=estimator, manifest=manifest)
+    write_bundle(store, name="sum", estimator=estimator, manifest=manifest)
     settings = Settings(models_dir=store, redis_url=redis_url)
     async with serve_in_process(create_app(settings)) as client:
         metadata = (await client.get("/v2/models/sum", headers=INTERNAL)).json()

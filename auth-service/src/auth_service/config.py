@@ -6,7 +6,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared_schemas.runtime.settings import ServiceSettings
+from servir_runtime.settings import ServiceSettings
 
 # Development default only: refused when SERVIR_ENV=production.
 DEV_ADMIN_PASSWORD = "servir-dev-admin-NOT-FOR-PRODUCTION"

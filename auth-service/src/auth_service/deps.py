@@ -9,7 +9,7 @@ from auth_service.config import Settings
 from auth_service.errors import Forbidden, Unauthorized
 from auth_service.passwords import Passwords
 from auth_service.signing import KeyRing
-from shared_schemas.runtime.deps import RedisDep
+from servir_runtime.deps import RedisDep
 
 KEY_PRINCIPAL_PREFIX = "key:"
 

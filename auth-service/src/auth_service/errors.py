@@ -4,14 +4,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
-from shared_schemas.problems import FieldError, OAuthErrorCode
-from shared_schemas.runtime.problems import (
+from servir_runtime.problems import (
     Conflict,
     Forbidden,
     NotFound,
     ServiceError,
     problem_response,
 )
+from shared_schemas.problems import FieldError, OAuthErrorCode
 
 TOKEN_PATH = "/auth/token"
 RETRY_AFTER = "1"

@@ -13,7 +13,7 @@ from auth_service.passwords import Passwords
 from auth_service.revocations import announce_signing_keys
 from auth_service.routes import router
 from auth_service.signing import load_key_ring
-from shared_schemas.runtime.app import build_service_app
+from servir_runtime.app import build_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,7 +2,7 @@
 
 from gateway.config import Settings
 from gateway.main import connection_protocol, create_app
-from shared_schemas.runtime.server import serve
+from servir_runtime.server import serve
 
 if __name__ == "__main__":
     settings = Settings()

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from gateway.access import Principal, known_scopes
 from gateway.errors import InvalidToken
 from gateway.revocations import RevocationMirror
+from servir_runtime.problems import ServiceError
 from shared_schemas.apikey_format import well_formed_api_key
 from shared_schemas.auth import Introspection
-from shared_schemas.runtime.problems import ServiceError
 
 logger = logging.getLogger("gateway.apikeys")
 

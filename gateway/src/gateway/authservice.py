@@ -7,8 +7,8 @@ from pydantic import ValidationError
 
 from gateway.errors import BadUpstreamReply
 from gateway.upstream import INTERNAL_TOKEN, REQUEST_ID, Headers, Upstream
+from servir_runtime.context import request_id_var
 from shared_schemas.auth import Introspection, Jwks
-from shared_schemas.runtime.context import request_id_var
 
 JWKS_PATH = "/.well-known/jwks.json"
 INTROSPECT_PATH = "/internal/introspect"

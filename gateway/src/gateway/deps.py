@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from gateway.config import Settings
 from gateway.ratelimit import RouteLimits
 from gateway.upstream import Upstream
-from shared_schemas.runtime.deps import RedisDep
+from servir_runtime.deps import RedisDep
 
 # Dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
 # a thread hop per request that cost the gateway most of its throughput.

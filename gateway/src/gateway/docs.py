@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, Response
 from gateway.config import Settings
 from gateway.openapi_merge import Document, merge, parse_document
 from gateway.upstream import Upstream, upstream_headers
-from shared_schemas.runtime.problems import ServiceError
+from servir_runtime.problems import ServiceError
 
 logger = logging.getLogger("gateway.docs")
 

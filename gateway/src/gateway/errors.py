@@ -3,8 +3,8 @@
 import orjson
 from starlette.responses import Response
 
+from servir_runtime.problems import ServiceError
 from shared_schemas.problems import OAuthError, OAuthErrorCode
-from shared_schemas.runtime.problems import ServiceError
 
 
 class BadPath(ServiceError):

@@ -22,9 +22,9 @@ from gateway.metrics import GatewayMetrics
 from gateway.proxy import BodyReader, Proxy
 from gateway.routes import FORWARDED_METHODS
 from gateway.upstream import Upstream
-from shared_schemas.runtime.bodies import read_body
-from shared_schemas.runtime.middleware import ServiceMiddleware
-from shared_schemas.runtime.problems import ServiceError
+from servir_runtime.bodies import read_body
+from servir_runtime.middleware import ServiceMiddleware
+from servir_runtime.problems import ServiceError
 
 METHODS = frozenset(FORWARDED_METHODS)
 JWKS = "/.well-known/jwks.json"

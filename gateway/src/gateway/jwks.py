@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jwt.utils import base64url_decode
 
+from servir_runtime.problems import ServiceError
 from shared_schemas.auth import SIGNING_ALGORITHM, Jwk, Jwks
-from shared_schemas.runtime.problems import ServiceError
 
 logger = logging.getLogger("gateway.jwks")
 

@@ -21,9 +21,9 @@ from gateway.redis_script import ScriptClient, supports
 from gateway.routes import router
 from gateway.security import running_authenticator
 from gateway.upstream_set import running_upstreams
-from shared_schemas.runtime.app import build_service_app
-from shared_schemas.runtime.connection_limits import ConnectionLimits
-from shared_schemas.runtime.connections import GuardedProtocol, guarded_protocol
+from servir_runtime.app import build_service_app
+from servir_runtime.connection_limits import ConnectionLimits
+from servir_runtime.connections import GuardedProtocol, guarded_protocol
 
 UPLOAD_ROUTE = ("POST", "/models")
 

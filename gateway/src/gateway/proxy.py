@@ -10,7 +10,7 @@ from gateway.errors import RateLimited
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RouteLimits
 from gateway.upstream import Upstream, UpstreamReply, forward_target, upstream_headers
-from shared_schemas.runtime.problems import ServiceError
+from servir_runtime.problems import ServiceError
 
 BodyReader = Callable[[], Awaitable[bytes]]
 

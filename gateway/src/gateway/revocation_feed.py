@@ -17,6 +17,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from gateway.revocations import RevocationMirror
+from servir_runtime.redis_client import connect_subscriber
 from shared_schemas.revocation import (
     CHANNEL,
     REVOKED_API_KEYS_KEY,
@@ -24,7 +25,6 @@ from shared_schemas.revocation import (
     USER_CUTOFFS_KEY,
     RevocationEvent,
 )
-from shared_schemas.runtime.redis_client import connect_subscriber
 
 logger = logging.getLogger("gateway.revocations")
 

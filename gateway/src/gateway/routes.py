@@ -12,8 +12,8 @@ from gateway.deps import (
     RedisDep,
     SettingsDep,
 )
+from servir_runtime.redis_client import redis_check
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
-from shared_schemas.runtime.redis_client import redis_check
 
 FORWARDED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 

@@ -2,7 +2,7 @@
 
 from model_service.config import Settings
 from model_service.main import create_app
-from shared_schemas.runtime.server import serve
+from servir_runtime.server import serve
 
 if __name__ == "__main__":
     settings = Settings()

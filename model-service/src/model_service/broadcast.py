@@ -20,8 +20,8 @@ from model_service import redis_keys
 from model_service.registry import Registry
 from model_service.repository import REDIS_FAILURES, ModelRepository
 from model_service.store import ModelStore
+from servir_runtime.redis_client import connect_subscriber
 from shared_schemas.inference import RepositoryEvent
-from shared_schemas.runtime.redis_client import connect_subscriber
 
 logger = logging.getLogger("servir.repository")
 

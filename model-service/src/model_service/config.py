@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared_schemas.runtime.settings import ServiceSettings
+from servir_runtime.settings import ServiceSettings
 
 # Types beyond skops' defaults that scikit-learn's own estimators need (trees).
 DEFAULT_ALLOWED_TYPES = ["sklearn.tree._tree.Tree"]

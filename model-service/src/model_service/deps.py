@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from model_service.config import Settings
 from model_service.registry import Registry
 from model_service.repository import ModelRepository
-from shared_schemas.runtime.deps import RedisDep
+from servir_runtime.deps import RedisDep
 
 
 async def get_registry(request: Request) -> Registry:

@@ -5,14 +5,14 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from shared_schemas.problems import FieldError
-from shared_schemas.runtime.problems import (
+from servir_runtime.problems import (
     Conflict,
     ContentTooLarge,
     NotFound,
     ServiceError,
     problem_response,
 )
+from shared_schemas.problems import FieldError
 
 
 class ModelUnavailable(ServiceError):

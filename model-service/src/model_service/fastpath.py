@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from model_service.registry import Registry
 from model_service.routes.models import predict_with
-from shared_schemas.runtime.bodies import read_body, require_json
-from shared_schemas.runtime.problems import ServiceError
+from servir_runtime.bodies import read_body, require_json
+from servir_runtime.problems import ServiceError
 
 PREDICT = re.compile(r"^/models/([^/]+)(?:/versions/([^/]+))?/predict$")
 JSON = "application/json"

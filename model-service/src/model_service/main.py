@@ -18,7 +18,7 @@ from model_service.registry import Registry
 from model_service.routes import routers
 from model_service.store import ModelStore
 from model_service.workers import InferencePool
-from shared_schemas.runtime.app import build_service_app
+from servir_runtime.app import build_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

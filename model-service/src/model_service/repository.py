@@ -20,8 +20,8 @@ from model_service.errors import BadBundle, NotFound
 from model_service.registry import ModelVersion, Registry
 from model_service.store import ModelStore
 from model_service.uploads import receive_upload
+from servir_runtime.problems import ServiceError
 from shared_schemas.inference import RepositoryAction, RepositoryEvent, RepositoryIndexEntry
-from shared_schemas.runtime.problems import ServiceError
 
 logger = logging.getLogger("servir.repository")
 REDIS_FAILURES = (RedisError, OSError, TimeoutError)

@@ -19,8 +19,8 @@ import numpy as np
 
 from model_service.registry import ModelVersion
 from model_service.schemas import bounds
+from servir_runtime.problems import ServiceError
 from shared_schemas.inference import V2Datatype
-from shared_schemas.runtime.problems import ServiceError
 
 NUMERIC_DATATYPES: dict[str, np.dtype[Any]] = {
     "FP64": np.dtype("<f8"),

@@ -16,9 +16,9 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from model_service.errors import ContentTooLarge, InvalidInput
+from servir_runtime.bodies import byte_count
+from servir_runtime.problems import ServiceError
 from shared_schemas.problems import FieldError
-from shared_schemas.runtime.bodies import byte_count
-from shared_schemas.runtime.problems import ServiceError
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks

@@ -17,9 +17,9 @@ import numpy as np
 import orjson
 
 from model_service.tensors import NUMERIC_DATATYPES, BadTensor
+from servir_runtime.bodies import byte_count
+from servir_runtime.problems import ServiceError
 from shared_schemas.inference import V2RequestInput
-from shared_schemas.runtime.bodies import byte_count
-from shared_schemas.runtime.problems import ServiceError
 
 HEADER_LENGTH = "inference-header-content-length"
 BINARY_MEDIA_TYPE = "application/octet-stream"

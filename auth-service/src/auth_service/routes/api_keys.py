@@ -6,8 +6,8 @@ from auth_service import api_keys
 from auth_service.deps import PrincipalDep, RedisDep, SettingsDep
 from auth_service.errors import Forbidden
 from auth_service.users import require_user
+from servir_runtime.deps import JsonBody
 from shared_schemas.auth import ApiKey, ApiKeyCreate, ApiKeyCreated, canonical_scopes
-from shared_schemas.runtime.deps import JsonBody
 
 router = APIRouter(tags=["api-keys"])
 

@@ -4,8 +4,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from auth_service.deps import RedisDep
+from servir_runtime.redis_client import redis_check
 from shared_schemas.health import CHECK_OK, Readiness
-from shared_schemas.runtime.redis_client import redis_check
 
 router = APIRouter(tags=["health"])
 

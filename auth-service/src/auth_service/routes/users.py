@@ -24,6 +24,8 @@ from auth_service.users import (
     require_user,
     write_user,
 )
+from servir_runtime.audit import audit
+from servir_runtime.deps import JsonBody
 from shared_schemas.auth import (
     DEFAULT_USER_SCOPES,
     Me,
@@ -34,8 +36,6 @@ from shared_schemas.auth import (
     UserPatch,
     UserRecord,
 )
-from shared_schemas.runtime.audit import audit
-from shared_schemas.runtime.deps import JsonBody
 
 router = APIRouter(tags=["users"])
 # Redis takes ranks as 64-bit integers; past this no page has anyone on it anyway.

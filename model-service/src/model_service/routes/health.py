@@ -7,9 +7,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from model_service.deps import RedisDep, RegistryDep
 from model_service.errors import EMPTY_OK
 from model_service.registry import READY
+from servir_runtime.redis_client import redis_check
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
 from shared_schemas.inference import V2ServerMetadata
-from shared_schemas.runtime.redis_client import redis_check
 
 SERVER_NAME = "servir"
 SERVER_VERSION = "0.1.0"

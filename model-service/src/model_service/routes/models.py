@@ -12,9 +12,9 @@ from model_service.deps import RegistryDep
 from model_service.errors import MODEL_LOOKUP_ERRORS, InvalidInput
 from model_service.metrics import ModelMetrics
 from model_service.registry import ModelVersion
+from servir_runtime.bodies import require_json
 from shared_schemas.inference import ModelMetadata, ModelSummary, PredictResponse
 from shared_schemas.problems import FieldError, field_error
-from shared_schemas.runtime.bodies import require_json
 
 router = APIRouter(tags=["models"])
 

@@ -16,9 +16,9 @@ from model_service.errors import EMPTY_OK, MODEL_LOOKUP_ERRORS
 from model_service.registry import Registry
 from model_service.v2codec import HEADER_LENGTH, UnsupportedEncoding
 from model_service.v2infer import InferCall, infer, model_metadata
+from servir_runtime.bodies import read_body, require_json
 from shared_schemas.inference import V2InferenceRequest, V2InferenceResponse, V2ModelMetadata
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
-from shared_schemas.runtime.bodies import read_body, require_json
 
 # The binary tensor extension's bodies, and stock clients (tritonclient) that send no type.
 V2_BODY_TYPES = frozenset({"", "application/octet-stream"})

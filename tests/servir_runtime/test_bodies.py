@@ -3,8 +3,8 @@
 import pytest
 from starlette.types import Message, Scope
 
-from shared_schemas.runtime.bodies import byte_count, declared_length, read_body
-from shared_schemas.runtime.problems import ContentTooLarge
+from servir_runtime.bodies import byte_count, declared_length, read_body
+from servir_runtime.problems import ContentTooLarge
 
 pytestmark = pytest.mark.anyio
 # "²" and "٣" pass str.isdigit and fail int(); 5,000 digits pass bytes.isdigit and fail int().

@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from starlette.types import Receive, Scope
 
-from shared_schemas.runtime.problems import ContentTooLarge, ServiceError, UnsupportedMediaType
+from servir_runtime.problems import ContentTooLarge, ServiceError, UnsupportedMediaType
 
 JSON_MEDIA_TYPE = "application/json"
 # ASCII digits only: str.isdigit also accepts "²" and other Unicode digits that int() refuses,

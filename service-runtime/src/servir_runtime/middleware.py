@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared_schemas.runtime.context import request_id_from, request_id_var
-from shared_schemas.runtime.problems import problem_response
+from servir_runtime.context import request_id_from, request_id_var
+from servir_runtime.problems import problem_response
 
 INTERNAL_TOKEN_HEADER = b"x-servir-internal-token"
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/metrics"})

@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from servir_runtime.logs import configure_logging
+from servir_runtime.middleware import ServiceMiddleware
+from servir_runtime.openapi import install_problem_openapi
+from servir_runtime.problems import install_problem_handlers
+from servir_runtime.redis_client import connect_redis
+from servir_runtime.settings import ServiceSettings
 from shared_schemas.health import Liveness
-from shared_schemas.runtime.logs import configure_logging
-from shared_schemas.runtime.middleware import ServiceMiddleware
-from shared_schemas.runtime.openapi import install_problem_openapi
-from shared_schemas.runtime.problems import install_problem_handlers
-from shared_schemas.runtime.redis_client import connect_redis
-from shared_schemas.runtime.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 DOCS_URLS = ("docs_url", "redoc_url", "openapi_url")

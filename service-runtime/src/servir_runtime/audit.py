@@ -3,7 +3,7 @@
 import logging
 import time
 
-from shared_schemas.runtime.context import request_id_var
+from servir_runtime.context import request_id_var
 
 logger = logging.getLogger("servir.audit")
 

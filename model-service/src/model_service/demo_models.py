@@ -20,7 +20,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-ROOT = Path(__file__).resolve().parent.parent
 SEED = 7
 
 
@@ -146,7 +145,10 @@ def churn(models_dir: Path) -> None:
 
 def main() -> int:
     """Train every demo bundle into models/ (or the folder given)."""
-    models_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "models"
+    if len(sys.argv) != 2:
+        print("usage: python -m model_service.demo_models MODELS_DIR", file=sys.stderr)
+        return 2
+    models_dir = Path(sys.argv[1])
     for train in (iris, breast_cancer, churn):
         train(models_dir)
         print(f"trained {train.__name__.replace('_', '-')} into {models_dir}")

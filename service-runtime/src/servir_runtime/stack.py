@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
 
-ROOT = Path(__file__).resolve().parent.parent
+# The repository this (editable, development-only) launcher runs from.
+ROOT = Path(__file__).resolve().parents[3]
 HOST = "127.0.0.1"
 
 

@@ -9,7 +9,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import STARTUP_FAILURE
 
-from shared_schemas.runtime.settings import ServiceSettings
+from servir_runtime.settings import ServiceSettings
 
 
 def serve(

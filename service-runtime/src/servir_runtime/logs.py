@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from shared_schemas.runtime.context import request_id_var
+from servir_runtime.context import request_id_var
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",

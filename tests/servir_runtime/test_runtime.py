@@ -5,9 +5,9 @@ import json
 import pytest
 from fastapi import FastAPI
 
+from servir_runtime.app import build_service_app
+from servir_runtime.settings import DEV_INTERNAL_TOKEN, ServiceSettings
 from shared_schemas import Contract
-from shared_schemas.runtime.app import build_service_app
-from shared_schemas.runtime.settings import DEV_INTERNAL_TOKEN, ServiceSettings
 from tests.conftest import INTERNAL, serve_in_process
 
 pytestmark = pytest.mark.anyio

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
-from shared_schemas.runtime.bodies import require_json
+from servir_runtime.bodies import require_json
 
 # Dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
 # a thread hop per request that cost the gateway most of its throughput.

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from servir_runtime.context import request_id_var
 from shared_schemas.problems import (
     PROBLEM_MEDIA_TYPE,
     FieldError,
@@ -19,7 +20,6 @@ from shared_schemas.problems import (
     V2Problem,
     field_error,
 )
-from shared_schemas.runtime.context import request_id_var
 
 logger = logging.getLogger("servir.errors")
 
