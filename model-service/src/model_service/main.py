@@ -13,7 +13,7 @@ from model_service.config import Settings
 from model_service.fastpath import PredictFastPath
 from model_service.imports import import_bundles
 from model_service.metrics import ModelMetrics
-from model_service.openapi import install_model_openapi
+from model_service.openapi import ModelPaths
 from model_service.registry import Registry
 from model_service.routes import routers
 from model_service.store import ModelStore
@@ -48,10 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings=settings,
         internal=True,
         lifespan=lifespan,
+        openapi_view=ModelPaths(),
+        inner=[Middleware(PredictFastPath, max_body_bytes=settings.max_body_bytes)],
     )
-    install_model_openapi(app)
     for router in routers:  # flat: nested routers cost a match per level on every request
         app.include_router(router)
-    # Innermost middleware: inside the shared one (request id, token guard, access log).
-    app.user_middleware.append(Middleware(PredictFastPath, max_body_bytes=settings.max_body_bytes))
     return app

@@ -98,19 +98,19 @@ def add_model_paths(schema: dict[str, Any], registry: Registry) -> dict[str, Any
     return schema
 
 
-def install_model_openapi(app: FastAPI) -> None:
-    """Serve the document with per-model paths, rebuilt when models change."""
-    generate = app.openapi
-    built: dict[str, Any] = {"generation": None, "schema": None}
+class ModelPaths:
+    """The service's document with a path per loaded model and version, rebuilt when models
+    change (the registry's generation); an `openapi_view` of `build_service_app`."""
 
-    def openapi() -> dict[str, Any]:
+    def __init__(self) -> None:
+        self.generation: int | None = None
+        self.document: dict[str, Any] | None = None
+
+    def __call__(self, app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         registry: Registry | None = getattr(app.state, "registry", None)
         generation = registry.generation if registry is not None else None
-        if built["schema"] is None or built["generation"] != generation:
-            schema = copy.deepcopy(generate())
-            built["schema"] = add_model_paths(schema, registry) if registry else schema
-            built["generation"] = generation
-        document: dict[str, Any] = built["schema"]
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
+        if self.document is None or self.generation != generation:
+            document = copy.deepcopy(schema)
+            self.document = add_model_paths(document, registry) if registry else document
+            self.generation = generation
+        return self.document

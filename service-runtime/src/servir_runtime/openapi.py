@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE, Problem, V2Problem
@@ -46,15 +45,3 @@ def documented_problems(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in item.values():
             _fix_operation(path, operation)
     return schema
-
-
-def install_problem_openapi(app: FastAPI) -> None:
-    """Post-process the app's OpenAPI document once, on first request for it."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = documented_problems(generate())
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -6,14 +6,14 @@ import signal
 import sys
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 
 from servir_runtime.settings import ServiceSettings
 
 
 def serve(
-    app: FastAPI, settings: ServiceSettings, *, http: type[asyncio.Protocol] | None = None
+    app: ASGIApp, settings: ServiceSettings, *, http: type[asyncio.Protocol] | None = None
 ) -> None:
     """Serve until SIGINT/SIGTERM, letting accepted requests finish within the grace period,
     then exit 0. `http` replaces uvicorn's httptools protocol (e.g. one bounding heads)."""
