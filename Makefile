@@ -73,9 +73,9 @@ fmt: $(STAMP) ## Format and fix with ruff
 typecheck: $(STAMP) ## mypy --strict over every package, scripts and tests
 	$(RUN) mypy $(SOURCES)
 
-compose-check: $(STAMP) ## Validate docker-compose.yml (Compose v2) and lint the Dockerfiles (hadolint)
+compose-check: $(STAMP) ## Validate docker-compose.yml (Compose v2) and lint the Dockerfile (hadolint)
 	$(COMPOSE) config -q
-	$(RUN) hadolint --failure-threshold warning gateway/Dockerfile auth-service/Dockerfile model-service/Dockerfile
+	$(RUN) hadolint --failure-threshold warning Dockerfile
 
 unit: $(STAMP) redis-server ## Fast tests of each package (in-process apps, real Redis)
 	$(RUN) pytest $(PYTEST_FLAGS) -m "not integration"

@@ -6,8 +6,9 @@
 #      out inside 198.18.0.0/15, no iptables rules), state under .build/e2e/;
 #   3. imports localhost/servir-base (scripts/base_image.sh: debootstrap, cached in .build/e2e/)
 #      and downloads each image's hash-pinned wheels from the package index on this host;
-#   4. docker compose -f docker-compose.yml -f compose.ci.yml up --build --wait (on failure the
-#      logs of every container that is not healthy);
+#   4. docker compose -f docker-compose.yml -f compose.ci.yml up --build --wait, each image from
+#      the one Dockerfile with its SERVICE (on failure the logs of every container that is not
+#      healthy);
 #   5. inside the namespace, the integration tests that target a running stack, against the
 #      containers (SERVIR_STACK_URL);
 #   6. --scale model-service=2 and tests/integration/test_scaled.py: both replicas serve;
@@ -23,7 +24,7 @@ BUILD=$ROOT/.build/e2e
 RUN=${RUN:-uv run --frozen}
 PYTHON=${PYTHON:-python3}
 PYTEST_FLAGS=${PYTEST_FLAGS:-}
-SERVICES=(gateway auth-service model-service)
+SERVICES=(gateway auth-service model-service) # the Dockerfile's SERVICE values
 BASE_IMAGE=localhost/servir-base:bookworm
 DOCKER=/usr/bin/docker # Debian's CLI, the daemon's own version
 # One namespace (and cgroup parent) per checkout: a second checkout's run never meets this one.

@@ -10,6 +10,8 @@ import redis
 
 from auth_service.config import Settings
 from auth_service.main import create_app
+from auth_service.state import AuthState
+from servir_runtime.state import service_state
 from tests.conftest import INTERNAL, serve_in_process
 
 AUTH_DB = 5
@@ -46,7 +48,7 @@ async def running_auth(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A running auth-service whose bootstrap admin is in place."""
     app = create_app(settings)
     async with serve_in_process(app) as client:
-        await app.state.bootstrap
+        await service_state(app, AuthState).bootstrap
         yield client
 
 

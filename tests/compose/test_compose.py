@@ -8,7 +8,8 @@ import pytest
 from tests.compose.checks import ROOT, compose_config, compose_run, hadolint, problems
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-DOCKERFILES = [ROOT / name / "Dockerfile" for name in ("gateway", "auth-service", "model-service")]
+DOCKERFILE = ROOT / "Dockerfile"
+SERVICES = {"gateway": 8000, "auth-service": 8001, "model-service": 8002}
 
 
 def broken_copy(tmp_path: Path, old: str, new: str, *, count: int = 1) -> Path:
@@ -81,23 +82,46 @@ def test_rule_check_fails_on_broken_copy(tmp_path: Path, old: str, new: str, exp
     assert expected in problems(config)
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
-def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
-    result = hadolint(dockerfile)
+def test_dockerfile_passes_hadolint() -> None:
+    result = hadolint(DOCKERFILE)
     assert result.returncode == 0, result.stdout
 
 
-@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.parent.name)
-def test_dockerfile_is_non_root_with_exec_form_healthcheck(dockerfile: Path) -> None:
-    text = dockerfile.read_text()
+def test_dockerfile_is_non_root_with_exec_form_healthcheck() -> None:
+    text = DOCKERFILE.read_text()
     assert "ARG BASE_IMAGE=python:3.11-slim" in text
-    assert re.search(r"^USER 10001:10001$", text, re.MULTILINE)
-    assert re.search(r'^\s+CMD \["python3", "-c"', text, re.MULTILINE)
+    for service, port in SERVICES.items():
+        stage = service_stage(text, service)
+        assert re.search(r"^USER 10001:10001$", stage, re.MULTILINE), service
+        assert re.search(r'^\s+CMD \["python3", "-c"', stage, re.MULTILINE), service
+        assert f"http://127.0.0.1:{port}/" in stage, service
+        assert f"EXPOSE {port}\n" in stage, service
+    # The image is the stage the build argument names.
+    assert text.rstrip().splitlines()[-1] == "FROM ${SERVICE}"
+
+
+def test_each_image_runs_its_own_service_from_its_own_sources() -> None:
+    text = DOCKERFILE.read_text()
+    assert "COPY requirements/${SERVICE}.txt /tmp/requirements.txt" in text
+    assert "COPY ${SERVICE}/src ${SERVICE}/src" in text
+    assert "PYTHONPATH=/app/shared-schemas/src:/app/service-runtime/src:/app/${SERVICE}/src" in text
+    for service in SERVICES:
+        module = service.replace("-", "_")
+        assert f'CMD ["python3", "-m", "{module}"]' in service_stage(text, service)
+    assert "model_service.demo_models /app/models" in service_stage(text, "model-service")
+    assert "chmod 700 /app/.data/keys" in service_stage(text, "auth-service")
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_compose_builds_each_service_from_the_one_dockerfile(service: str) -> None:
+    build = compose_config(COMPOSE_FILE)["services"][service]["build"]
+    assert Path(build["dockerfile"]) == Path("Dockerfile")
+    assert build["args"]["SERVICE"] == service
 
 
 def test_hadolint_fails_on_broken_dockerfile(tmp_path: Path) -> None:
     broken = tmp_path / "Dockerfile"
-    text = DOCKERFILES[0].read_text()
+    text = DOCKERFILE.read_text()
     broken.write_text(
         text.replace("USER 10001:10001", "USER root").replace(
             "pip install --no-cache-dir", "pip install"
@@ -106,3 +130,10 @@ def test_hadolint_fails_on_broken_dockerfile(tmp_path: Path) -> None:
     result = hadolint(broken)
     assert result.returncode != 0
     assert "DL3002" in result.stdout or "DL3042" in result.stdout
+
+
+def service_stage(text: str, service: str) -> str:
+    """The lines of the Dockerfile's stage for `service`, up to the next FROM."""
+    start = text.index(f"FROM base AS {service}\n")
+    end = text.find("\nFROM ", start + 1)
+    return text[start:end]

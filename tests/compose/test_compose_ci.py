@@ -35,6 +35,7 @@ def test_ci_builds_from_the_local_base_image_and_wheelhouse_only(
 ) -> None:
     args = ci_config["services"][service]["build"]["args"]
     assert args == {
+        "SERVICE": service,
         "BASE_IMAGE": CI_BASE,
         "WHEELHOUSE": f".build/e2e/wheels/{service}",
         "PIP_NO_INDEX": "1",
@@ -68,8 +69,9 @@ def test_ci_needs_the_signing_key_the_e2e_script_makes(monkeypatch: pytest.Monke
 @pytest.mark.parametrize("service", BUILT)
 def test_users_build_installs_from_the_package_index(service: str) -> None:
     build = compose_config(USERS_FILE)["services"][service]["build"]
-    assert set(build["args"]) == {"BASE_IMAGE"}
-    dockerfile = (ROOT / service / "Dockerfile").read_text()
+    assert set(build["args"]) == {"SERVICE", "BASE_IMAGE"}
+    assert build["args"]["SERVICE"] == service
+    dockerfile = (ROOT / "Dockerfile").read_text()
     # The default wheelhouse holds no wheel, and pip may use the index.
     assert re.search(r"^ARG WHEELHOUSE=requirements$", dockerfile, re.MULTILINE)
     assert re.search(r"^ARG PIP_NO_INDEX=0$", dockerfile, re.MULTILINE)

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from servir_runtime.state import keep_state, service_state
+from servir_runtime.state import keep_state, service_redis, service_state
 
 
 @dataclass
@@ -37,3 +38,15 @@ def test_an_app_without_state_is_refused() -> None:
 
     with pytest.raises(TypeError, match="keeps no state"):
         keep_state(bare, Running("iris"))
+
+
+def test_the_runtime_redis_is_read_back_typed() -> None:
+    app = FastAPI()
+    redis = Redis()
+    app.state.redis = redis
+    assert service_redis(app) is redis
+
+
+def test_reading_redis_before_the_lifespan_opened_it_says_so() -> None:
+    with pytest.raises(RuntimeError, match="Redis is not set"):
+        service_redis(FastAPI())

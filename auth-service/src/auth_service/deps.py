@@ -1,15 +1,17 @@
-"""The only reader of `app.state` in the auth-service, and the caller's identity."""
+"""The only reader of the auth-service's state (`AuthState`), and the caller's identity."""
 
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from redis.asyncio import Redis
 
 from auth_service.config import Settings
 from auth_service.errors import Forbidden, Unauthorized
 from auth_service.passwords import Passwords
 from auth_service.signing import KeyRing
-from servir_runtime.deps import RedisDep
+from auth_service.state import AuthState
+from servir_runtime.state import service_state
 
 KEY_PRINCIPAL_PREFIX = "key:"
 
@@ -34,20 +36,22 @@ class Principal:
 
 async def get_settings(request: Request) -> Settings:
     """The auth-service's settings."""
-    settings: Settings = request.app.state.settings
-    return settings
+    return service_state(request.app, AuthState).settings
+
+
+async def get_redis(request: Request) -> Redis:
+    """The auth-service's Redis client, which holds every identity."""
+    return service_state(request.app, AuthState).redis
 
 
 async def get_keys(request: Request) -> KeyRing:
     """The signing keys."""
-    keys: KeyRing = request.app.state.keys
-    return keys
+    return service_state(request.app, AuthState).keys
 
 
 async def get_passwords(request: Request) -> Passwords:
     """The password hasher."""
-    passwords: Passwords = request.app.state.passwords
-    return passwords
+    return service_state(request.app, AuthState).passwords
 
 
 async def get_principal(request: Request) -> Principal:
@@ -75,6 +79,7 @@ async def get_client_ip(request: Request) -> str:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
 KeysDep = Annotated[KeyRing, Depends(get_keys)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -13,7 +13,9 @@ from auth_service.passwords import Passwords
 from auth_service.revocations import announce_signing_keys
 from auth_service.routes import router
 from auth_service.signing import load_key_ring
+from auth_service.state import AuthState
 from servir_runtime.app import build_service_app
+from servir_runtime.state import keep_state, service_redis
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,15 +24,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.keys = load_key_ring(settings)
-        app.state.passwords = Passwords(settings)
-        await announce_signing_keys(app.state.redis)
+        redis = service_redis(app)
+        keys = load_key_ring(settings)
+        passwords = Passwords(settings)
+        await announce_signing_keys(redis)
         bootstrap = asyncio.create_task(
-            ensure_admin_until_done(
-                app.state.redis, settings=settings, passwords=app.state.passwords
-            )
+            ensure_admin_until_done(redis, settings=settings, passwords=passwords)
         )
-        app.state.bootstrap = bootstrap
+        keep_state(app, AuthState(settings, redis, keys, passwords, bootstrap))
         try:
             yield
         finally:

@@ -23,7 +23,7 @@ from gateway.security import running_authenticator
 from gateway.upstream_set import running_upstreams
 from servir_runtime.app import build_service_app
 from servir_runtime.connection_limits import ConnectionLimits
-from servir_runtime.connections import GuardedProtocol, guarded_protocol
+from servir_runtime.uvicorn_private import GuardedProtocol, guarded_protocol
 
 UPLOAD_ROUTE = ("POST", "/models")
 

@@ -1,6 +1,7 @@
-"""Following the revocation feed on Redis: subscribe, reload the whole state, apply events.
+"""Following the revocation feed on Redis (servir_runtime.feed): subscribe, reload the whole
+state, apply events.
 
-Subscribing comes before the reload, so an event published meanwhile is never lost (it is
+The reload comes after the subscription, so an event published meanwhile is never lost (it is
 applied after the reload; applying it twice changes nothing). While Redis is down the mirror
 keeps what it knows and the feed reconnects every second at most.
 """
@@ -13,11 +14,9 @@ from typing import cast
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
 
 from gateway.revocations import RevocationMirror
-from servir_runtime.redis_client import connect_subscriber
+from servir_runtime.feed import FeedFollower, FeedTimings
 from shared_schemas.revocation import (
     CHANNEL,
     REVOKED_API_KEYS_KEY,
@@ -28,14 +27,8 @@ from shared_schemas.revocation import (
 
 logger = logging.getLogger("gateway.revocations")
 
-POLL_SECONDS = 1.0
-# A silent connection (a half-open socket, a stopped Redis) is noticed by PINGs left unanswered.
-PING_SECONDS = 5.0
-SILENT_LIMIT_SECONDS = 3 * PING_SECONDS
 PRUNE_SECONDS = 60.0
-BACKOFF_SECONDS = (0.1, 0.2, 0.5, 1.0)
 JOIN_TIMEOUTS = 5  # connect, subscribe, and the three reload commands
-FAILURES = (RedisError, OSError, TimeoutError)
 
 
 class RevocationFeed:
@@ -50,53 +43,38 @@ class RevocationFeed:
         connect_timeout: float,
         on_keys_changed: Callable[[], None],
     ) -> None:
-        self.redis_url = redis_url
         self.store = store  # the service's short-timeout client, for the reload commands
         self.mirror = mirror
-        self.connect_timeout = connect_timeout
         self.on_keys_changed = on_keys_changed
-        self.connected = False
-        self.first_attempt = asyncio.Event()  # set once the first (re)load succeeded or failed
+        # The reload is held to the join's deadline: it is three quick commands.
+        timings = FeedTimings(
+            join_seconds=JOIN_TIMEOUTS * connect_timeout,
+            confirm_seconds=connect_timeout,
+            catch_up_joins=True,
+            period_seconds=PRUNE_SECONDS,
+            period_first=True,
+        )
+        self.follower = FeedFollower(
+            name="revocation feed",
+            channel=CHANNEL,
+            redis_url=redis_url,
+            connect_timeout=connect_timeout,
+            timings=timings,
+            handler=self,
+            logger=logger,
+        )
+
+    @property
+    def first_attempt(self) -> asyncio.Event:
+        """Set once the first (re)load succeeded or failed."""
+        return self.follower.first_attempt
 
     async def run(self) -> None:
         """Follow the feed forever, reconnecting with a short backoff."""
-        failures = 0
-        while True:
-            try:
-                await self._session()
-            except FAILURES as exc:
-                self._lost(exc)
-            except Exception:
-                logger.exception("revocation feed failed")  # a bug: keep following anyway
-            self.first_attempt.set()
-            failures = 0 if self.connected else failures + 1
-            self.connected = False
-            await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)])
+        await self.follower.run()
 
-    async def _session(self) -> None:
-        client = connect_subscriber(self.redis_url, connect_timeout=self.connect_timeout)
-        try:
-            async with client.pubsub() as pubsub:
-                # The connection has no read timeout: a Redis that accepts and then hangs
-                # must not hold the feed before it has even joined.
-                async with asyncio.timeout(JOIN_TIMEOUTS * self.connect_timeout):
-                    await pubsub.subscribe(CHANNEL)
-                    await self._confirmed(pubsub)
-                    await self._reload()
-                self._joined()
-                await self._listen(pubsub)
-        finally:
-            await client.aclose()
-
-    async def _confirmed(self, pubsub: PubSub) -> None:
-        deadline = time.monotonic() + self.connect_timeout
-        while time.monotonic() < deadline:
-            message = await pubsub.get_message(timeout=self.connect_timeout)
-            if message is not None and message["type"] == "subscribe":
-                return
-        raise TimeoutError("no subscribe confirmation")
-
-    async def _reload(self) -> None:
+    async def catch_up(self) -> None:
+        """Reload the whole state from Redis into the mirror."""
         horizon = time.time() - self.mirror.grace_seconds
         # Tokens past exp (and the leeway) are refused anyway: no need to hold them.
         tokens = await self.store.zrange(
@@ -111,36 +89,25 @@ class RevocationFeed:
             api_keys=[_text(key_id) for key_id in cast(list[bytes], api_keys)],
         )
 
-    def _joined(self) -> None:
-        self.connected = True
-        self.first_attempt.set()
+    def on_joined(self) -> None:
+        """Connected: a signing_keys event may have been missed while disconnected."""
         logger.info("revocation feed connected", extra=self.mirror.counts())
-        # A signing_keys event may have been missed while disconnected.
         self.on_keys_changed()
 
-    def _lost(self, exc: BaseException) -> None:
-        if self.connected or not self.first_attempt.is_set():
+    def on_lost(self, exc: BaseException, *, connected: bool, first: bool) -> None:
+        """Said once per outage (and when the very first attempt fails)."""
+        if connected or first:
             logger.warning(
                 "revocation feed unavailable", extra={"reason": f"{type(exc).__name__}: {exc}"}
             )
 
-    async def _listen(self, pubsub: PubSub) -> None:
-        heard = next_ping = next_prune = time.monotonic()
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
-            now = time.monotonic()
-            if message is not None:
-                heard = now
-                if message["type"] == "message":
-                    self._apply(message["data"])
-            if now - heard > SILENT_LIMIT_SECONDS:
-                raise TimeoutError("Redis stopped answering PING")
-            if now >= next_ping:
-                await pubsub.ping()
-                next_ping = now + PING_SECONDS
-            if now >= next_prune:
-                self.mirror.prune(now=time.time())
-                next_prune = now + PRUNE_SECONDS
+    async def on_period(self) -> None:
+        """Forget tokens past their expiry."""
+        self.mirror.prune(now=time.time())
+
+    async def on_message(self, data: bytes) -> None:
+        """Apply one revocation event."""
+        self._apply(data)
 
     def _apply(self, data: bytes) -> None:
         try:

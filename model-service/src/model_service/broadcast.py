@@ -1,4 +1,5 @@
-"""Following the other replicas: subscribe to the repository channel, catch up, apply events.
+"""Following the other replicas (servir_runtime.feed): subscribe to the repository channel,
+catch up, apply events.
 
 Subscribing comes before the catch-up (`sync`), so an event published meanwhile is applied
 after it, never lost. While Redis is down the replica serves what it has and reconnects with a
@@ -7,29 +8,23 @@ short backoff; a periodic `sync` also picks up uploads and deletes whose events 
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from pydantic import ValidationError
-from redis.asyncio.client import PubSub
 
 from model_service import redis_keys
 from model_service.registry import Registry
-from model_service.repository import REDIS_FAILURES, ModelRepository
+from model_service.repository import ModelRepository
 from model_service.store import ModelStore
-from servir_runtime.redis_client import connect_subscriber
+from servir_runtime.feed import FeedFollower, FeedTimings
 from shared_schemas.inference import RepositoryEvent
 
 logger = logging.getLogger("servir.repository")
 
-POLL_SECONDS = 1.0
-PING_SECONDS = 5.0  # a half-open connection shows as PINGs left unanswered
-SILENT_LIMIT_SECONDS = 3 * PING_SECONDS
 SYNC_SECONDS = 30.0
-BACKOFF_SECONDS = (0.1, 0.2, 0.5, 1.0)
 JOIN_TIMEOUTS = 3  # connect, subscribe, confirmation
 
 
@@ -38,67 +33,41 @@ class RepositoryFeed:
 
     def __init__(self, *, repository: ModelRepository, redis_url: str, timeout: float) -> None:
         self.repository = repository
-        self.redis_url = redis_url
-        self.timeout = timeout
-        self.connected = False
+        # The catch-up (a sync that may load models) is not held to the join's deadline.
+        timings = FeedTimings(join_seconds=JOIN_TIMEOUTS * timeout, period_seconds=SYNC_SECONDS)
+        self.follower = FeedFollower(
+            name="repository feed",
+            channel=redis_keys.REPOSITORY_CHANNEL,
+            redis_url=redis_url,
+            connect_timeout=timeout,
+            timings=timings,
+            handler=self,
+            logger=logger,
+        )
 
     async def run(self) -> None:
         """Follow the channel forever, reconnecting with a short backoff."""
-        failures = 0
-        while True:
-            try:
-                await self._session()
-            except REDIS_FAILURES as exc:
-                if self.connected:
-                    logger.warning("repository feed lost", extra={"reason": type(exc).__name__})
-            except Exception:
-                logger.exception("repository feed failed")  # a bug: keep following anyway
-            failures = 0 if self.connected else failures + 1
-            self.connected = False
-            await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)])
+        await self.follower.run()
 
-    async def _session(self) -> None:
-        client = connect_subscriber(self.redis_url, connect_timeout=self.timeout)
-        try:
-            async with client.pubsub() as pubsub:
-                async with asyncio.timeout(JOIN_TIMEOUTS * self.timeout):
-                    await pubsub.subscribe(redis_keys.REPOSITORY_CHANNEL)
-                    await self._confirmed(pubsub)
-                _raise_if_cancelled()
-                await self.repository.sync()
-                self.connected = True
-                logger.info("repository feed connected")
-                await self._listen(pubsub)
-        finally:
-            await client.aclose()
+    async def catch_up(self) -> None:
+        """Bring the registry in step with the shared store."""
+        await self.repository.sync()
 
-    async def _confirmed(self, pubsub: PubSub) -> None:
-        while True:
-            message = await pubsub.get_message(timeout=self.timeout)
-            if message is not None and message["type"] == "subscribe":
-                return
+    async def on_period(self) -> None:
+        """Pick up uploads and deletes whose events were missed."""
+        await self.repository.sync()
 
-    async def _listen(self, pubsub: PubSub) -> None:
-        heard = next_ping = next_sync = time.monotonic()
-        next_sync += SYNC_SECONDS
-        while True:
-            _raise_if_cancelled()
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_SECONDS)
-            if message is not None and message["type"] == "message":
-                await self._apply(message["data"])
-            now = time.monotonic()
-            if message is not None:
-                heard = now  # after the apply: a long load is not silence
-            if now - heard > SILENT_LIMIT_SECONDS:
-                raise TimeoutError("Redis stopped answering PING")
-            if now >= next_ping:
-                await pubsub.ping()
-                next_ping = now + PING_SECONDS
-            if now >= next_sync:
-                await self.repository.sync()
-                next_sync = time.monotonic() + SYNC_SECONDS
+    def on_joined(self) -> None:
+        """Subscribed and in step."""
+        logger.info("repository feed connected")
 
-    async def _apply(self, data: bytes) -> None:
+    def on_lost(self, exc: BaseException, *, connected: bool, first: bool) -> None:
+        """Said once per outage: a replica that never joined keeps quiet."""
+        if connected:
+            logger.warning("repository feed lost", extra={"reason": type(exc).__name__})
+
+    async def on_message(self, data: bytes) -> None:
+        """Apply another replica's event."""
         try:
             event = RepositoryEvent.model_validate_json(data)
         except ValidationError:
@@ -111,14 +80,6 @@ class RepositoryFeed:
             "repository event applied",
             extra={"action": event.action, "model": event.name, "version": event.version},
         )
-
-
-def _raise_if_cancelled() -> None:
-    # On Python 3.11 a cancellation that lands while redis-py connects can be absorbed by its
-    # own timeout handling; honour it here, or shutting down would wait for ever.
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 @asynccontextmanager

@@ -57,6 +57,28 @@ def build_service_app(
     middleware inside the shared one (so behind the token guard, the request id and the
     access log), outermost first."""
     configure_logging(service=service, level=settings.log_level)
+    off: dict[str, Any] = {} if default_docs else dict.fromkeys(DOCS_URLS)
+    app = ServiceApp(
+        title=title,
+        version="0.1.0",
+        lifespan=_with_redis(settings, lifespan),
+        openapi_view=openapi_view,
+        **off,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for middleware in reversed(inner):  # add_middleware puts each one outside the others
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
+    token = settings.internal_token.get_secret_value() if internal else None
+    app.add_middleware(
+        ServiceMiddleware, access_log_sample=settings.access_log_sample, internal_token=token
+    )
+    app.add_api_route("/livez", livez, methods=["GET"], tags=["health"])
+    return app
+
+
+def _with_redis(settings: ServiceSettings, lifespan: Lifespan | None) -> Lifespan:
+    """The service's lifespan, run inside one that opens and closes `app.state.redis`."""
 
     @asynccontextmanager
     async def service_lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,20 +92,7 @@ def build_service_app(
         finally:
             await app.state.redis.aclose()
 
-    off: dict[str, Any] = {} if default_docs else dict.fromkeys(DOCS_URLS)
-    app = ServiceApp(
-        title=title, version="0.1.0", lifespan=service_lifespan, openapi_view=openapi_view, **off
-    )
-    app.state.settings = settings
-    install_problem_handlers(app)
-    for middleware in reversed(inner):  # add_middleware puts each one outside the others
-        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
-    token = settings.internal_token.get_secret_value() if internal else None
-    app.add_middleware(
-        ServiceMiddleware, access_log_sample=settings.access_log_sample, internal_token=token
-    )
-    app.add_api_route("/livez", livez, methods=["GET"], tags=["health"])
-    return app
+    return service_lifespan
 
 
 async def livez() -> Liveness:

@@ -1,4 +1,4 @@
-"""The deadlines and caps of a server's connections (enforced by connections.GuardedProtocol)."""
+"""A server's connection deadlines and caps (enforced by uvicorn_private.GuardedProtocol)."""
 
 import ipaddress
 from dataclasses import dataclass
@@ -8,7 +8,7 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
-    """Deadlines and caps of a server's connections (see connections.py's docstring)."""
+    """Deadlines and caps of a server's connections (see uvicorn_private/connections.py)."""
 
     head_seconds: float = 10.0
     body_seconds: float = 30.0

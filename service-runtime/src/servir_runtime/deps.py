@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 
 from servir_runtime.bodies import require_json
+from servir_runtime.state import service_redis
 
 # Dependencies are `async def`: FastAPI runs a plain `def` dependency in a worker thread,
 # a thread hop per request that cost the gateway most of its throughput.
@@ -13,8 +14,7 @@ from servir_runtime.bodies import require_json
 
 async def get_redis(request: Request) -> "Redis":
     """The service's Redis client, made by the lifespan."""
-    redis: Redis = request.app.state.redis
-    return redis
+    return service_redis(request.app)
 
 
 RedisDep = Annotated["Redis", Depends(get_redis)]

@@ -4,51 +4,32 @@ Used by `make run`, the integration tests and `make bench`, so all three run the
 """
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Self
+from typing import Self
+
+from servir_runtime.processes import (
+    HOST,
+    Process,
+    StackError,
+    answers_200,
+    free_port,
+    redis_command,
+    redis_pong,
+    signal_group,
+    terminate,
+)
+
+# What launchers and tests import from here, though it lives in processes.py.
+__all__ = ["HOST", "ROOT", "Stack", "StackError", "free_port", "redis_command", "redis_pong"]
 
 # The repository this (editable, development-only) launcher runs from.
 ROOT = Path(__file__).resolve().parents[3]
-HOST = "127.0.0.1"
-
-
-class StackError(RuntimeError):
-    """The stack could not start; the message carries the failing service's log."""
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Process:
-    """One child process of the stack, its log and its readiness URL."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    ready_url: str | None
-    log_file: IO[bytes]
-
-    def log_tail(self, lines: int = 60) -> str:
-        """The end of this process's log."""
-        self.log_file.flush()
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -150,10 +131,10 @@ class Stack:
         """
         try:
             for process in reversed(self.processes):
-                _terminate(process, grace)
+                terminate(process, grace)
         finally:
             for process in self.processes:
-                _signal_group(process, signal.SIGKILL)
+                signal_group(process, signal.SIGKILL)
                 with suppress(subprocess.TimeoutExpired):
                     process.popen.wait(timeout=5)
                 process.log_file.close()
@@ -244,7 +225,7 @@ class Stack:
 
     def _wait_ready(self, process: Process, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not _answers_200(f"{process.ready_url}/readyz"):
+        while not answers_200(f"{process.ready_url}/readyz"):
             self._check_alive(process, deadline)
             time.sleep(0.1)
 
@@ -255,52 +236,3 @@ class Stack:
             raise StackError(msg)
         if time.monotonic() > deadline:
             raise StackError(f"{process.name} was not ready in time:\n{process.log_tail()}")
-
-
-def _terminate(process: Process, grace: float) -> None:
-    """SIGTERM the process's group (it leads one: start_new_session); SIGKILL after `grace`."""
-    _signal_group(process, signal.SIGTERM)
-    try:
-        process.popen.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        _signal_group(process, signal.SIGKILL)
-        process.popen.wait(timeout=5)
-
-
-def _signal_group(process: Process, signum: int) -> None:
-    # The whole group: a service's own children (a verifying loader, say) go with it. The
-    # group id stays reserved while any member lives, so it names no stranger.
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.popen.pid, signum)
-
-
-def _answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL)
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def redis_command(*, port: int, data_dir: Path) -> list[str]:
-    """A redis-server on loopback, AOF on, data in `data_dir`."""
-    server = shutil.which("redis-server")
-    if server is None:
-        msg = "redis-server not found: install it (Debian: apt-get install redis-server)"
-        raise StackError(msg)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        server, "--bind", HOST, "--port", str(port), "--dir", str(data_dir),
-        "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-        "--daemonize", "no", "--protected-mode", "yes",
-    ]  # fmt: skip
-
-
-def redis_pong(port: int) -> bool:
-    """True once a Redis on `port` answers PING."""
-    try:
-        with socket.create_connection((HOST, port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False

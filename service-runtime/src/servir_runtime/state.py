@@ -2,11 +2,13 @@
 
 Each service keeps one dataclass of its own (its settings, Redis client, registry, upstreams...)
 in the app; readers ask for it by type, so no reader re-annotates `app.state` by hand and a
-reader that runs before the lifespan fails loudly instead of with an AttributeError.
+reader that runs before the lifespan fails loudly instead of with an AttributeError. The
+runtime's own Redis client (every service has one) is read the same way, by `service_redis`.
 """
 
 from typing import TypeVar
 
+from redis.asyncio import Redis
 from starlette.datastructures import State
 from starlette.types import ASGIApp
 
@@ -25,6 +27,14 @@ def service_state(app: ASGIApp, kind: type[Kind]) -> Kind:
     if not isinstance(state, kind):
         raise RuntimeError(f"{kind.__name__} is not set: the service's lifespan has not run")
     return state
+
+
+def service_redis(app: ASGIApp) -> Redis:
+    """The Redis client the runtime's lifespan opened (servir_runtime.app)."""
+    redis = getattr(_state_of(app), "redis", None)
+    if not isinstance(redis, Redis):
+        raise RuntimeError("Redis is not set: the service's lifespan has not run")
+    return redis
 
 
 def _state_of(app: ASGIApp) -> State:

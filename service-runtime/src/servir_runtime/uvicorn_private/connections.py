@@ -32,7 +32,7 @@ from uvicorn._types import ASGISendCallable, ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from servir_runtime.connection_limits import ConnectionLimits
-from servir_runtime.heads import BoundedHeadProtocol
+from servir_runtime.uvicorn_private.heads import BoundedHeadProtocol
 
 # What the connection is waiting for; each phase but IDLE has a deadline.
 IDLE, HEAD, BODY, LINGER = 0, 1, 2, 3

@@ -1,6 +1,12 @@
-# Built from the repository root: docker build -f model-service/Dockerfile .
+# The image of each service, built from the repository root with the service as a build argument:
+#   docker build --build-arg SERVICE=gateway .   (or auth-service, model-service)
+# docker-compose.yml passes it. The shared steps come first (dependencies, sources); each service's
+# own stage adds what only it needs, and the last stage is the one SERVICE names.
 ARG BASE_IMAGE=python:3.11-slim
-FROM ${BASE_IMAGE}
+ARG SERVICE
+
+FROM ${BASE_IMAGE} AS base
+ARG SERVICE
 
 # pip installs from the package index. A build with no index (CI, `make e2e`) passes a folder
 # of wheels inside the context instead: --build-arg WHEELHOUSE=<folder> --build-arg PIP_NO_INDEX=1
@@ -14,11 +20,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PATH=/opt/venv/bin:$PATH \
-    PYTHONPATH=/app/shared-schemas/src:/app/service-runtime/src:/app/model-service/src \
-    MODEL_HOST=0.0.0.0
+    PYTHONPATH=/app/shared-schemas/src:/app/service-runtime/src:/app/${SERVICE}/src
 
 # Pinned, hash-checked dependencies exported from uv.lock (make requirements).
-COPY requirements/model-service.txt /tmp/requirements.txt
+COPY requirements/${SERVICE}.txt /tmp/requirements.txt
 COPY ${WHEELHOUSE} /tmp/wheels
 RUN python3 -m venv /opt/venv \
     && pip install --no-cache-dir --require-hashes --find-links /tmp/wheels -r /tmp/requirements.txt \
@@ -29,17 +34,45 @@ RUN python3 -m venv /opt/venv \
 WORKDIR /app
 COPY shared-schemas/src shared-schemas/src
 COPY service-runtime/src service-runtime/src
-COPY model-service/src model-service/src
+COPY ${SERVICE}/src ${SERVICE}/src
 
+
+FROM base AS gateway
+ENV GATEWAY_HOST=0.0.0.0
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \
+    CMD ["python3", "-c", "import urllib.request as r; r.urlopen('http://127.0.0.1:8000/livez', timeout=2)"]
+CMD ["python3", "-m", "gateway"]
+
+
+FROM base AS auth-service
+ENV AUTH_HOST=0.0.0.0
+# The signing keys' folder (a compose volume starts as a copy of it): the service's alone.
+RUN mkdir -p /app/.data/keys \
+    && chown 10001:10001 /app/.data/keys \
+    && chmod 700 /app/.data/keys
+USER 10001:10001
+EXPOSE 8001
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \
+    CMD ["python3", "-c", "import urllib.request as r; r.urlopen('http://127.0.0.1:8001/readyz', timeout=2)"]
+CMD ["python3", "-m", "auth_service"]
+
+
+FROM base AS model-service
+ENV MODEL_HOST=0.0.0.0
 # The demo bundles, trained at build time from datasets scikit-learn ships (no download), and
 # verified (their passes recorded in .verified/, so a replica's first start loads them at once);
 # a new compose volume starts as a copy of this folder.
 RUN python3 -m model_service.demo_models /app/models \
     && MODEL_MODELS_DIR=/app/models python3 -m model_service.verify_store \
     && chown -R 10001:10001 /app/models
-
 USER 10001:10001
 EXPOSE 8002
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=5 \
     CMD ["python3", "-c", "import urllib.request as r; r.urlopen('http://127.0.0.1:8002/readyz', timeout=2)"]
 CMD ["python3", "-m", "model_service"]
+
+
+# The image: the stage of the service asked for (BuildKit builds that one and `base` alone).
+FROM ${SERVICE}
