@@ -1,4 +1,4 @@
-"""Who may call what: the access rule of every forwarded route, and the caller's identity.
+"""Who may call what (the route table's access rules), and the caller's identity.
 
 Rules match the decoded path, as the upstream's own router does, so both sides agree on
 which route a request reaches (`/models/a%2Fpredict` is `/models/a/predict` to both).
@@ -6,32 +6,12 @@ which route a request reaches (`/models/a%2Fpredict` is `/models/a/predict` to b
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final, Literal
 
+from gateway.routing.lookup import TABLE
+from gateway.routing.table import AUTHENTICATED, PUBLIC, Requirement
 from shared_schemas.auth import ALL_SCOPES, Scope
 
-PUBLIC: Final = "public"
-AUTHENTICATED: Final = "authenticated"
-Requirement = Literal["public", "authenticated"] | Scope
-
-PUBLIC_ROUTES = frozenset(
-    {
-        ("GET", "/livez"),
-        ("GET", "/readyz"),
-        ("GET", "/docs"),
-        ("GET", "/openapi.json"),
-        ("GET", "/.well-known/jwks.json"),
-        ("POST", "/auth/token"),
-        ("POST", "/auth/revoke"),
-        ("GET", "/v2/health/live"),
-        ("GET", "/v2/health/ready"),
-    }
-)
-# Another method on a public path reaches no handler upstream, only its 405 + Allow.
-PUBLIC_PATHS = frozenset(path for _, path in PUBLIC_ROUTES)
-# No route behind these methods exists but admin ones and predictions; an unknown write
-# therefore needs `models:admin` rather than reaching the upstream with any identity.
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+__all__ = ["AUTHENTICATED", "PUBLIC", "Principal", "Requirement", "known_scopes", "missing_scope"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,40 +31,8 @@ def known_scopes(scope: str | None) -> tuple[Scope, ...]:
 
 
 def required_access(method: str, path: str) -> Requirement:
-    """What a request needs: nothing, any credential, or one scope."""
-    method = "GET" if method == "HEAD" else method
-    if path in PUBLIC_PATHS:
-        return PUBLIC
-    parts = path.split("/")[1:]
-    if parts[0] == "auth":
-        return "users:admin" if len(parts) > 1 and parts[1] == "users" else AUTHENTICATED
-    if parts[0] == "models":
-        return _model_access(method, parts, action="predict", nested=[])
-    if parts[0] == "v2":
-        return _model_access(method, parts, action="infer", nested=["models"])
-    return AUTHENTICATED
-
-
-def _model_access(method: str, parts: list[str], *, action: str, nested: list[str]) -> Requirement:
-    if method == "GET":
-        return "models:read"
-    if method not in WRITES:
-        return AUTHENTICATED
-    if method == "POST" and _is_inference(parts[1:], action=action, nested=nested):
-        return "models:predict"
-    return "models:admin"
-
-
-def _is_inference(parts: list[str], *, action: str, nested: list[str]) -> bool:
-    """`[nested..., name, action]` or `[nested..., name, "versions", version, action]`."""
-    if parts[: len(nested)] != nested:
-        return False
-    rest = parts[len(nested) :]
-    if len(rest) == 2:
-        return bool(rest[0]) and rest[1] == action
-    if len(rest) == 4:
-        return bool(rest[0]) and rest[1] == "versions" and bool(rest[2]) and rest[3] == action
-    return False
+    """What a request needs: nothing, any credential, or one scope (the route table says)."""
+    return TABLE.place(path).access(method)
 
 
 def missing_scope(principal: Principal, requirement: Requirement) -> Scope | None:

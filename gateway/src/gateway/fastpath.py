@@ -20,53 +20,35 @@ from gateway.cors import cors_options
 from gateway.errors import Overloaded, error_response
 from gateway.metrics import GatewayMetrics
 from gateway.proxy import BodyReader, Proxy
-from gateway.routes import FORWARDED_METHODS
+from gateway.routing.lookup import TABLE, Place
+from gateway.routing.table import AUTH, FORWARDED_METHODS, Budget
 from gateway.upstream import Upstream
 from servir_runtime.bodies import read_body
 from servir_runtime.middleware import ServiceMiddleware
 from servir_runtime.problems import ServiceError
 
 METHODS = frozenset(FORWARDED_METHODS)
-JWKS = "/.well-known/jwks.json"
-AUTH_PREFIX = "/auth/"
-MODEL_PATHS = frozenset({"/models", "/v2"})
-MODEL_PREFIXES = ("/models/", "/v2/")
 
 
-def forwarded(path: str) -> bool:
-    """True for a public path some upstream serves."""
-    return (
-        path.startswith(AUTH_PREFIX)
-        or path == JWKS
-        or path in MODEL_PATHS
-        or path.startswith(MODEL_PREFIXES)
-    )
-
-
-def upstream_for(path: str, state: State) -> Upstream:
+def upstream_for(place: Place, state: State) -> Upstream:
     """The upstream a forwarded path belongs to."""
-    upstream: Upstream
-    if path.startswith(AUTH_PREFIX) or path == JWKS:
-        upstream = state.auth_upstream
-    else:
-        upstream = state.model_upstream
+    upstream: Upstream = state.auth_upstream if place.upstream == AUTH else state.model_upstream
     return upstream
 
 
-def is_upload(scope: Scope) -> bool:
-    """True for an upload of a bundle (`POST /models`): its own limits and timeouts."""
-    return bool(scope["method"] == "POST" and scope["path"] == "/models")
+def body_reader(scope: Scope, receive: Receive, budget: Budget, settings: Settings) -> BodyReader:
+    """Reads the body as it streams in, refusing it (413) before reading past its limit
+    (the route's budget: uploads of bundles have their own, larger one)."""
+    limit: int = getattr(settings, budget.max_bytes)
+    return partial(read_body, scope, receive, limit=limit, setting=budget.setting)
 
 
-def body_reader(scope: Scope, receive: Receive, settings: Settings) -> BodyReader:
-    """Reads the body as it streams in, refusing it (413) before reading past its limit.
-
-    Uploads of bundles (`POST /models`) have their own, larger limit.
-    """
-    upload = is_upload(scope)
-    limit = settings.max_upload_bytes if upload else settings.max_body_bytes
-    setting = "GATEWAY_MAX_UPLOAD_BYTES" if upload else "GATEWAY_MAX_BODY_BYTES"
-    return partial(read_body, scope, receive, limit=limit, setting=setting)
+def upstream_timeout(budget: Budget, settings: Settings) -> float | None:
+    """The route's upstream read timeout, or None for the upstream's own."""
+    if budget.upstream_seconds is None:
+        return None
+    timeout: float = getattr(settings, budget.upstream_seconds)
+    return timeout
 
 
 class Forwarder:
@@ -87,11 +69,12 @@ class Forwarder:
         self.in_flight += 1
         try:
             self._admit(settings, proxy)
-            upstream = upstream_for(scope["path"], state)
-            reader = body_reader(scope, receive, settings)
+            place = TABLE.place(scope["path"])
+            budget = place.budget(scope["method"])
+            reader = body_reader(scope, receive, budget, settings)
             read = partial(self._read_uncounted, reader, settings, proxy)
-            timeout = settings.upload_timeout_seconds if is_upload(scope) else None
-            reply = await proxy.forward(scope, read, upstream, timeout=timeout)
+            timeout = upstream_timeout(budget, settings)
+            reply = await proxy.forward(scope, read, upstream_for(place, state), timeout=timeout)
         except ServiceError as exc:
             response = error_response(exc, method=scope["method"], path=scope["path"])
             await response(scope, receive, send)
@@ -129,7 +112,11 @@ class Edge:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one request (or lifespan event) to its chain."""
-        if scope["type"] == "http" and scope["method"] in METHODS and forwarded(scope["path"]):
+        if (
+            scope["type"] == "http"
+            and scope["method"] in METHODS
+            and TABLE.place(scope["path"]).forwarded
+        ):
             await self.lean(scope, receive, send)
         else:
             await self.full(scope, receive, send)

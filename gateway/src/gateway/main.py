@@ -19,13 +19,12 @@ from gateway.proxy import Proxy
 from gateway.ratelimit import SCRIPT, Policy, RateLimiter, RouteLimits
 from gateway.redis_script import ScriptClient, supports
 from gateway.routes import router
+from gateway.routing.lookup import TABLE
 from gateway.security import running_authenticator
 from gateway.upstream_set import running_upstreams
 from servir_runtime.app import build_service_app
 from servir_runtime.connection_limits import ConnectionLimits
 from servir_runtime.connections import GuardedProtocol, guarded_protocol
-
-UPLOAD_ROUTE = ("POST", "/models")
 
 
 def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> RouteLimits:
@@ -65,7 +64,7 @@ def connection_protocol(settings: Settings) -> type[GuardedProtocol]:
         head_seconds=settings.head_timeout_seconds,
         body_seconds=settings.body_timeout_seconds,
         long_body_seconds=settings.upload_body_timeout_seconds,
-        long_body_routes=frozenset({UPLOAD_ROUTE}),
+        long_body_routes=TABLE.upload_routes(),
         max_per_ip=settings.max_connections_per_ip,
         exempt=parse_networks(settings.trusted_proxies),
         linger_seconds=settings.linger_seconds,

@@ -6,10 +6,11 @@ Pure functions over JSON-like dicts; nothing here fetches anything.
 
 import copy
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from gateway.access import AUTHENTICATED, PUBLIC, WRITES, required_access
+from gateway.access import AUTHENTICATED, PUBLIC, required_access
+from gateway.routing.lookup import TABLE
 from shared_schemas.auth import ALL_SCOPES
 
 Document = dict[str, Any]
@@ -42,7 +43,6 @@ DESCRIPTION: Final = (
     "(`/models`) and the Open Inference Protocol (`/v2`). Authorize with a username and "
     "password (OAuth2 password flow) or an API key (`X-API-Key`)."
 )
-TOKEN_ROUTE: Final = ("POST", TOKEN_URL)
 RETRY_AFTER: Final = {
     "Retry-After": {
         "description": "Seconds to wait before retrying",
@@ -63,19 +63,6 @@ METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "
 REF_PREFIX: Final = "#/components/"
 
 
-def _auth_path(path: str) -> bool:
-    return path.startswith("/auth/") or path == "/.well-known/jwks.json"
-
-
-def _model_path(path: str) -> bool:
-    return path in {"/models", "/v2"} or path.startswith(("/models/", "/v2/"))
-
-
-# What the gateway forwards to each upstream (as fastpath.upstream_for does): everything else
-# in an upstream's document (/livez, /readyz, /metrics, /internal/*) is not public.
-FORWARDED: Final[Mapping[str, Callable[[str], bool]]] = {"auth": _auth_path, "model": _model_path}
-
-
 def parse_document(raw: bytes) -> Document | None:
     """An upstream's OpenAPI document, or None when it is not one."""
     try:
@@ -90,7 +77,7 @@ def parse_document(raw: bytes) -> Document | None:
 def merge(own: Document, upstreams: Mapping[str, Document | None]) -> Document:
     """The gateway's `own` document plus each upstream's forwarded paths and their components.
 
-    `upstreams` maps a name of FORWARDED to its document (None: not known yet, left out).
+    `upstreams` maps an upstream of the route table to its document (None: not known yet, left out).
     """
     merged = copy.deepcopy(own)
     merged["info"] = {**merged.get("info", {}), "description": DESCRIPTION}
@@ -110,11 +97,12 @@ def merge(own: Document, upstreams: Mapping[str, Document | None]) -> Document:
 
 
 def _upstream_paths(name: str, document: Document, components: Document) -> Document:
-    forwarded = FORWARDED[name]
+    # What the gateway forwards to this upstream, as the route table says: everything else
+    # in an upstream's document (/livez, /readyz, /metrics, /internal/*) is not public.
     paths = {
         path: item
         for path, item in document["paths"].items()
-        if forwarded(path) and isinstance(item, dict)
+        if TABLE.place(path).upstream == name and isinstance(item, dict)
     }
     renames = _add_components(components, document.get("components", {}), prefix=name.title())
     paths = copy.deepcopy(paths)
@@ -239,7 +227,7 @@ def _gateway_errors(forwarded: Document) -> None:
         if "requestBody" in operation:
             own["413"] = ("The body exceeds GATEWAY_MAX_BODY_BYTES", {})
         # Limited: every authenticated operation, and every public write per client IP.
-        if "security" in operation or method.upper() in WRITES:
+        if TABLE.place(path).limit(method.upper()) is not None:
             own["429"] = ("Over a rate limit (RateLimit-Policy, RateLimit)", RETRY_AFTER)
         for status, (description, headers) in own.items():
             declared = {"description": description, **content}
@@ -250,7 +238,8 @@ def _gateway_errors(forwarded: Document) -> None:
 
 def _error_content(path: str, method: str, responses: Document) -> Document:
     """The body the gateway's errors have here: the token endpoint's are RFC 6749's."""
-    source = "400" if (method.upper(), path) == TOKEN_ROUTE else "default"
+    route = TABLE.place(path).route(method.upper())
+    source = "400" if route is not None and route.oauth_errors else "default"
     return {k: v for k, v in responses.get(source, {}).items() if k == "content"}
 
 
