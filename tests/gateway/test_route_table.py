@@ -32,7 +32,7 @@ async def merged(demo_models: Path, tmp_path: Path, redis_url: str) -> dict[str,
     async with serve_in_process(model_app):
         model = model_app.openapi()
     auth = create_auth_app().openapi()
-    own = create_app(Settings(redis_url=redis_url)).openapi()
+    own = create_app(Settings(redis_url=redis_url)).app.openapi()
     return merge(own, {"auth": auth, "model": model})
 
 

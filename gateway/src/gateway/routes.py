@@ -58,9 +58,9 @@ async def readyz(
 
 
 async def served_by_the_edge() -> Response:
-    """Never called: `fastpath.Edge` serves every forwarded method on these paths. The routes
+    """Never called: `edge.Edge` serves every forwarded method on these paths. The routes
     exist so that FastAPI answers any other method there with 405 + Allow."""
-    raise RuntimeError("forwarded requests are served by gateway.fastpath.Edge")
+    raise RuntimeError("forwarded requests are served by gateway.edge.Edge")
 
 
 for _path in TABLE.forwarded_paths():

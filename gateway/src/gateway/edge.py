@@ -1,27 +1,28 @@
-"""Forwarding as plain ASGI, in front of FastAPI's whole stack.
+"""The gateway as served: a plain ASGI app wrapping the FastAPI app.
 
 Every forwarded request would otherwise pay for FastAPI's middlewares (error, telemetry,
 body limit, exception, exit stack), routing and dependency resolution before a single byte
-goes upstream. The edge sends forwarded paths down a lean chain of its own: the shared
-ServiceMiddleware (request id, access log, metrics, last-resort 500), CORS when configured,
-then `Forwarder`. Everything else (the gateway's own routes, methods it does not forward,
-which get 405 + Allow) goes to FastAPI as usual.
+goes upstream. The edge sends forwarded paths (the route table says which) down a lean chain
+of its own: the shared ServiceMiddleware (request id, access log, metrics, last-resort 500),
+CORS when configured, then `Forwarder`. Everything else (the gateway's own routes, methods it
+does not forward, which get 405 + Allow, and the lifespan) goes to the FastAPI app.
 """
 
 from functools import partial
 
 from fastapi import FastAPI
-from starlette.datastructures import State
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.config import Settings
 from gateway.cors import cors_options
+from gateway.deps import gateway_state
 from gateway.errors import Overloaded, error_response
 from gateway.metrics import GatewayMetrics
 from gateway.proxy import BodyReader, Proxy
 from gateway.routing.lookup import TABLE, Place
 from gateway.routing.table import AUTH, FORWARDED_METHODS, Budget
+from gateway.state import GatewayState
 from gateway.upstream import Upstream
 from servir_runtime.bodies import read_body
 from servir_runtime.middleware import ServiceMiddleware
@@ -30,10 +31,9 @@ from servir_runtime.problems import ServiceError
 METHODS = frozenset(FORWARDED_METHODS)
 
 
-def upstream_for(place: Place, state: State) -> Upstream:
+def upstream_for(place: Place, state: GatewayState) -> Upstream:
     """The upstream a forwarded path belongs to."""
-    upstream: Upstream = state.auth_upstream if place.upstream == AUTH else state.model_upstream
-    return upstream
+    return state.auth_upstream if place.upstream == AUTH else state.model_upstream
 
 
 def body_reader(scope: Scope, receive: Receive, budget: Budget, settings: Settings) -> BodyReader:
@@ -58,14 +58,14 @@ class Forwarder:
     the budget of those whose bodies are in (the connection's body deadline bounds it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app  # whose lifespan builds the state
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Forward, then relay the upstream's answer (or an error as problem+json)."""
-        state = scope["app"].state
-        settings: Settings = state.settings
-        proxy: Proxy = state.proxy
+        state = gateway_state(self.app)
+        settings, proxy = state.settings, state.proxy
         self.in_flight += 1
         try:
             self._admit(settings, proxy)
@@ -104,11 +104,12 @@ class Forwarder:
 
 
 class Edge:
-    """Sends forwarded requests down the lean chain, everything else to FastAPI's stack."""
+    """Sends forwarded requests down the lean chain, everything else to the FastAPI app
+    (reachable as `app`, e.g. for its OpenAPI document or its state in tests)."""
 
-    def __init__(self, full: ASGIApp, lean: ASGIApp) -> None:
-        self.full = full
-        self.lean = lean
+    def __init__(self, app: FastAPI, *, settings: Settings, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.lean = lean_chain(app, settings=settings, metrics=metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one request (or lifespan event) to its chain."""
@@ -119,20 +120,14 @@ class Edge:
         ):
             await self.lean(scope, receive, send)
         else:
-            await self.full(scope, receive, send)
+            await self.app(scope, receive, send)
 
 
-def install_edge(app: FastAPI, *, settings: Settings, metrics: GatewayMetrics) -> None:
-    """Put the edge in front of the app's middleware stack when Starlette builds it."""
-    build = app.build_middleware_stack
-
-    def build_with_edge() -> ASGIApp:
-        lean: ASGIApp = Forwarder()
-        if settings.cors_origins:
-            lean = CORSMiddleware(lean, **cors_options(settings))
-        lean = ServiceMiddleware(
-            lean, access_log_sample=settings.access_log_sample, observe=metrics.observe_request
-        )
-        return Edge(build(), lean)
-
-    app.build_middleware_stack = build_with_edge  # type: ignore[method-assign]
+def lean_chain(app: FastAPI, *, settings: Settings, metrics: GatewayMetrics) -> ASGIApp:
+    """The forwarded requests' chain: shared middleware, CORS when configured, `Forwarder`."""
+    lean: ASGIApp = Forwarder(app)
+    if settings.cors_origins:
+        lean = CORSMiddleware(lean, **cors_options(settings))
+    return ServiceMiddleware(
+        lean, access_log_sample=settings.access_log_sample, observe=metrics.observe_request
+    )
