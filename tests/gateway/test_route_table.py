@@ -9,8 +9,8 @@ import pytest
 
 from auth_service.main import create_app as create_auth_app
 from gateway.config import Settings
+from gateway.docs.openapi_merge import merge
 from gateway.main import create_app
-from gateway.openapi_merge import merge
 from gateway.routing.lookup import OTHER, TABLE, RouteTable
 from gateway.routing.table import AREAS, FORWARDED_METHODS, MODEL, OWN, ROUTES, UPLOAD, Route
 from model_service.config import Settings as ModelSettings

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from gateway.breaker import Breaker, CircuitOpen
 from gateway.deps import gateway_state
+from gateway.upstreams.breaker import Breaker, CircuitOpen
 from tests.gateway.fake_auth import FakeAuth, bearer, closed_url, running_stack
 from tests.gateway.upstreams import running_upstream
 

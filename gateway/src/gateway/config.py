@@ -6,8 +6,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from gateway.balancer import upstream_origins
-from gateway.clientip import parse_networks
+from gateway.limits.clientip import parse_networks
+from gateway.upstreams.balancer import upstream_origins
 from servir_runtime.settings import ServiceSettings
 
 RATE = r"^[1-9][0-9]*/[1-9][0-9]*$"

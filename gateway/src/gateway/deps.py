@@ -7,9 +7,9 @@ from starlette.types import ASGIApp
 
 from gateway.config import Settings
 from gateway.docs.current import MergedOpenAPI
-from gateway.ratelimit import RouteLimits
+from gateway.limits.ratelimit import RouteLimits
 from gateway.state import GatewayState
-from gateway.upstream import Upstream
+from gateway.upstreams.upstream import Upstream
 from servir_runtime.deps import RedisDep
 from servir_runtime.state import service_state
 

@@ -19,11 +19,11 @@ from gateway.cors import cors_options
 from gateway.deps import gateway_state
 from gateway.errors import Overloaded, error_response
 from gateway.metrics import GatewayMetrics
-from gateway.proxy import BodyReader, Proxy
 from gateway.routing.lookup import TABLE, Place
 from gateway.routing.table import AUTH, FORWARDED_METHODS, Budget
 from gateway.state import GatewayState
-from gateway.upstream import Upstream
+from gateway.upstreams.proxy import BodyReader, Proxy
+from gateway.upstreams.upstream import Upstream
 from servir_runtime.bodies import read_body
 from servir_runtime.middleware import ServiceMiddleware
 from servir_runtime.problems import ServiceError

@@ -7,22 +7,22 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway.authfailures import FailedAuthLimit
-from gateway.clientip import ClientAddress, parse_networks
+from gateway.auth.authfailures import FailedAuthLimit
+from gateway.auth.security import running_authenticator
 from gateway.config import Settings
 from gateway.cors import cors_options
 from gateway.docs.current import merged_openapi
 from gateway.docs.routes import router as docs_router
 from gateway.edge import Edge
+from gateway.limits.clientip import ClientAddress, parse_networks
+from gateway.limits.ratelimit import SCRIPT, Policy, RateLimiter, RouteLimits
 from gateway.metrics import GatewayMetrics, RequestMetrics, running_metrics_server
-from gateway.proxy import Proxy
-from gateway.ratelimit import SCRIPT, Policy, RateLimiter, RouteLimits
-from gateway.redis_script import ScriptClient, supports
-from gateway.routes import router
 from gateway.routing.lookup import TABLE
-from gateway.security import running_authenticator
+from gateway.routing.routes import router
 from gateway.state import GatewayState
-from gateway.upstream_set import running_upstreams
+from gateway.transport.redis_script import ScriptClient, supports
+from gateway.upstreams.proxy import Proxy
+from gateway.upstreams.upstream_set import running_upstreams
 from servir_runtime.app import Lifespan, build_service_app
 from servir_runtime.connection_limits import ConnectionLimits
 from servir_runtime.connections import GuardedProtocol, guarded_protocol

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from gateway.config import Settings
 from gateway.docs.current import MergedOpenAPI
 from gateway.metrics import GatewayMetrics
-from gateway.proxy import Proxy
-from gateway.upstream import Upstream
+from gateway.upstreams.proxy import Proxy
+from gateway.upstreams.upstream import Upstream
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Mapping
 
 from gateway.config import Settings
-from gateway.openapi_merge import Document, merge, parse_document
-from gateway.upstream import Upstream, upstream_headers
+from gateway.docs.openapi_merge import Document, merge, parse_document
+from gateway.upstreams.upstream import Upstream, upstream_headers
 from servir_runtime.problems import ServiceError
 
 logger = logging.getLogger("gateway.docs")

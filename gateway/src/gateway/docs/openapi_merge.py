@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from gateway.access import AUTHENTICATED, PUBLIC, required_access
+from gateway.auth.access import AUTHENTICATED, PUBLIC, required_access
 from gateway.routing.lookup import TABLE
 from shared_schemas.auth import ALL_SCOPES
 

@@ -17,9 +17,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.redis_script import ScriptClient
+from gateway.limits.windows import LocalWindows
 from gateway.routing.lookup import TABLE
-from gateway.windows import LocalWindows
+from gateway.transport.redis_script import ScriptClient
 
 logger = logging.getLogger("servir.gateway.ratelimit")
 

@@ -4,12 +4,12 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import Scope
 
-from gateway.authentication import Authenticator
-from gateway.clientip import ClientAddress
+from gateway.auth.authentication import Authenticator
 from gateway.errors import RateLimited
+from gateway.limits.clientip import ClientAddress
+from gateway.limits.ratelimit import RouteLimits
 from gateway.metrics import GatewayMetrics
-from gateway.ratelimit import RouteLimits
-from gateway.upstream import Upstream, UpstreamReply, forward_target, upstream_headers
+from gateway.upstreams.upstream import Upstream, UpstreamReply, forward_target, upstream_headers
 from servir_runtime.problems import ServiceError
 
 BodyReader = Callable[[], Awaitable[bytes]]

@@ -4,12 +4,12 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from gateway.access import Principal
-from gateway.balancer import Balancer
-from gateway.breaker import Breaker, CircuitOpen
+from gateway.auth.access import Principal
 from gateway.errors import BadPath, BadUpstreamReply, UpstreamTimeout, UpstreamUnavailable
-from gateway.h1client import BadReply, ConnectFailed, H1Pool, H1Reply, ReadTimeout
 from gateway.metrics import GatewayMetrics
+from gateway.transport.h1client import BadReply, ConnectFailed, H1Pool, H1Reply, ReadTimeout
+from gateway.upstreams.balancer import Balancer
+from gateway.upstreams.breaker import Breaker, CircuitOpen
 from shared_schemas.health import CHECK_OK
 
 Headers = list[tuple[bytes, bytes]]
