@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable, Mapping
 
 from gateway.config import Settings
-from gateway.docs.openapi_merge import Document, merge, parse_document
+from gateway.docs.components import Document
+from gateway.docs.openapi_merge import merge, parse_document
 from gateway.upstreams.upstream import Upstream, upstream_headers
 from servir_runtime.problems import ServiceError
 

@@ -7,13 +7,12 @@ Pure functions over JSON-like dicts; nothing here fetches anything.
 import copy
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Final
 
 from gateway.auth.access import AUTHENTICATED, PUBLIC, required_access
+from gateway.docs.components import Document, add_components, prune, rewrite_refs
 from gateway.routing.lookup import TABLE
 from shared_schemas.auth import ALL_SCOPES
-
-Document = dict[str, Any]
 
 TOKEN_URL: Final = "/auth/token"
 OAUTH2: Final = "OAuth2"
@@ -60,7 +59,6 @@ GATEWAY_ERRORS: Final[dict[str, tuple[str, Document]]] = {
     "504": ("An upstream timed out", {}),
 }
 METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-REF_PREFIX: Final = "#/components/"
 
 
 def parse_document(raw: bytes) -> Document | None:
@@ -92,7 +90,7 @@ def merge(own: Document, upstreams: Mapping[str, Document | None]) -> Document:
     _secure(merged["paths"])
     _gateway_errors({path: item for path, item in merged["paths"].items() if path not in own_paths})
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
-    _prune(merged)
+    prune(merged)
     return merged
 
 
@@ -104,81 +102,10 @@ def _upstream_paths(name: str, document: Document, components: Document) -> Docu
         for path, item in document["paths"].items()
         if TABLE.place(path).upstream == name and isinstance(item, dict)
     }
-    renames = _add_components(components, document.get("components", {}), prefix=name.title())
+    renames = add_components(components, document.get("components", {}), prefix=name.title())
     paths = copy.deepcopy(paths)
-    _rewrite_refs(paths, renames)
+    rewrite_refs(paths, renames)
     return paths
-
-
-def _add_components(into: Document, incoming: Document, *, prefix: str) -> dict[str, str]:
-    """Add `incoming` components; a name already taken by a different one gets `prefix`.
-
-    Returns the renames as `{old ref: new ref}`. A component equal to the one already there
-    is shared, unless it refers to a renamed one (then it differs once rewritten).
-    """
-    taken = {_ref(section, key): value for section, key, value in _components(into)}
-    offered = {_ref(section, key): value for section, key, value in _components(incoming)}
-    clashing = {ref for ref, value in offered.items() if ref in taken and taken[ref] != value}
-    while True:
-        more = {
-            ref
-            for ref, value in offered.items()
-            if ref in taken and ref not in clashing and _refs(value) & clashing
-        }
-        if not more:
-            break
-        clashing |= more
-    renames = {ref: _free_ref(ref, prefix, taken.keys() | offered.keys()) for ref in clashing}
-    for ref, value in offered.items():
-        if ref in taken and ref not in clashing:
-            continue
-        section, key = renames.get(ref, ref).removeprefix(REF_PREFIX).split("/", 1)
-        added = into.setdefault(section, {})[key] = copy.deepcopy(value)
-        _rewrite_refs(added, renames)
-    return renames
-
-
-def _components(components: Document) -> Iterator[tuple[str, str, Any]]:
-    for section, entries in components.items():
-        if isinstance(entries, dict):
-            for key, value in entries.items():
-                yield section, key, value
-
-
-def _ref(section: str, key: str) -> str:
-    return f"{REF_PREFIX}{section}/{key}"
-
-
-def _free_ref(ref: str, prefix: str, used: set[str]) -> str:
-    section, key = ref.removeprefix(REF_PREFIX).split("/", 1)
-    candidate, number = _ref(section, prefix + key), 2
-    while candidate in used:
-        candidate, number = _ref(section, f"{prefix}{number}{key}"), number + 1
-    used.add(candidate)
-    return candidate
-
-
-def _refs(node: Any) -> set[str]:
-    """Every `$ref` under `node`."""
-    if isinstance(node, dict):
-        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
-        return found.union(*(_refs(value) for value in node.values()))
-    if isinstance(node, list):
-        return set().union(*(_refs(value) for value in node))
-    return set()
-
-
-def _rewrite_refs(node: Any, renames: Mapping[str, str]) -> None:
-    """Point each renamed `$ref` under `node` to its new name, in place."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                node[key] = renames.get(value, value)
-            else:
-                _rewrite_refs(value, renames)
-    elif isinstance(node, list):
-        for value in node:
-            _rewrite_refs(value, renames)
 
 
 def _operations(paths: Document) -> Iterator[tuple[str, str, Document]]:
@@ -241,20 +168,3 @@ def _error_content(path: str, method: str, responses: Document) -> Document:
     route = TABLE.place(path).route(method.upper())
     source = "400" if route is not None and route.oauth_errors else "default"
     return {k: v for k, v in responses.get(source, {}).items() if k == "content"}
-
-
-def _prune(document: Document) -> None:
-    """Drop the components nothing public refers to (e.g. the upstreams' internal ones)."""
-    components: Document = document["components"]
-    reached: set[str] = set()
-    todo = _refs(document["paths"])
-    while todo:
-        ref = todo.pop()
-        reached.add(ref)
-        section, _, key = ref.removeprefix(REF_PREFIX).partition("/")
-        todo |= _refs(components.get(section, {}).get(key)) - reached
-    for section, entries in list(components.items()):
-        if section != "securitySchemes" and isinstance(entries, dict):
-            components[section] = {
-                key: value for key, value in entries.items() if _ref(section, key) in reached
-            }
