@@ -60,11 +60,15 @@ class Forwarder:
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app  # whose lifespan builds the state
+        # Read once per lifespan, not per request: the typed accessor costs about a microsecond.
+        self.state: GatewayState | None = None
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Forward, then relay the upstream's answer (or an error as problem+json)."""
-        state = gateway_state(self.app)
+        state = self.state
+        if state is None:
+            state = self.state = gateway_state(self.app)
         settings, proxy = state.settings, state.proxy
         self.in_flight += 1
         try:
@@ -109,7 +113,8 @@ class Edge:
 
     def __init__(self, app: FastAPI, *, settings: Settings, metrics: GatewayMetrics) -> None:
         self.app = app
-        self.lean = lean_chain(app, settings=settings, metrics=metrics)
+        self.forwarder = Forwarder(app)
+        self.lean = lean_chain(self.forwarder, settings=settings, metrics=metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route one request (or lifespan event) to its chain."""
@@ -119,13 +124,15 @@ class Edge:
             and TABLE.place(scope["path"]).forwarded
         ):
             await self.lean(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "lifespan":
+            self.forwarder.state = None  # a new lifespan builds a new state
+        await self.app(scope, receive, send)
 
 
-def lean_chain(app: FastAPI, *, settings: Settings, metrics: GatewayMetrics) -> ASGIApp:
-    """The forwarded requests' chain: shared middleware, CORS when configured, `Forwarder`."""
-    lean: ASGIApp = Forwarder(app)
+def lean_chain(forwarder: Forwarder, *, settings: Settings, metrics: GatewayMetrics) -> ASGIApp:
+    """The forwarded requests' chain: shared middleware, CORS when configured, `forwarder`."""
+    lean: ASGIApp = forwarder
     if settings.cors_origins:
         lean = CORSMiddleware(lean, **cors_options(settings))
     return ServiceMiddleware(
