@@ -12,6 +12,7 @@ from gateway.config import Settings
 from gateway.deps import gateway_state
 from gateway.edge import Edge
 from gateway.main import create_app
+from tests.conftest import serve_in_process
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
 
@@ -56,3 +57,19 @@ def test_the_state_is_unreadable_before_the_lifespan(dead_redis_url: str) -> Non
     edge = create_app(Settings(redis_url=dead_redis_url))
     with pytest.raises(RuntimeError, match="GatewayState"):
         gateway_state(edge.app)
+
+
+async def test_a_lifespan_through_the_edge_forgets_the_state_it_read(dead_redis_url: str) -> None:
+    edge = create_app(Settings(redis_url=dead_redis_url, metrics_port=0))
+    async with serve_in_process(edge) as client:
+        await client.get("/models")  # forwarded: the forwarder reads the state
+        first = edge.forwarder.state
+    assert first is gateway_state(edge.app)
+    scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    outbox: asyncio.Queue[Message] = asyncio.Queue()
+    served = asyncio.ensure_future(edge(scope, inbox.get, outbox.put))
+    await lifespan_message(inbox, outbox, "startup")
+    assert edge.forwarder.state is None
+    await lifespan_message(inbox, outbox, "shutdown")
+    await served

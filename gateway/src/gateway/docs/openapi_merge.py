@@ -14,7 +14,8 @@ from gateway.docs.components import Document, add_components, prune, rewrite_ref
 from gateway.routing.lookup import TABLE
 from shared_schemas.auth import ALL_SCOPES
 
-TOKEN_URL: Final = "/auth/token"
+# The token endpoint (the route table's one answering in RFC 6749's errors).
+TOKEN_URL: Final = next(route.path for route in TABLE.routes if route.oauth_errors)
 OAUTH2: Final = "OAuth2"
 API_KEY: Final = "APIKey"
 SCOPE_TEXT: Final = {
