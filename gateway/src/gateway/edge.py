@@ -39,16 +39,8 @@ def upstream_for(place: Place, state: GatewayState) -> Upstream:
 def body_reader(scope: Scope, receive: Receive, budget: Budget, settings: Settings) -> BodyReader:
     """Reads the body as it streams in, refusing it (413) before reading past its limit
     (the route's budget: uploads of bundles have their own, larger one)."""
-    limit: int = getattr(settings, budget.max_bytes)
+    limit = budget.body_limit(settings)
     return partial(read_body, scope, receive, limit=limit, setting=budget.setting)
-
-
-def upstream_timeout(budget: Budget, settings: Settings) -> float | None:
-    """The route's upstream read timeout, or None for the upstream's own."""
-    if budget.upstream_seconds is None:
-        return None
-    timeout: float = getattr(settings, budget.upstream_seconds)
-    return timeout
 
 
 class Forwarder:
@@ -77,7 +69,7 @@ class Forwarder:
             budget = place.budget(scope["method"])
             reader = body_reader(scope, receive, budget, settings)
             read = partial(self._read_uncounted, reader, settings, proxy)
-            timeout = upstream_timeout(budget, settings)
+            timeout = budget.upstream_deadline(settings)
             reply = await proxy.forward(scope, read, upstream_for(place, state), timeout=timeout)
         except ServiceError as exc:
             response = error_response(exc, method=scope["method"], path=scope["path"])

@@ -19,6 +19,7 @@ from gateway.limits.ratelimit import SCRIPT, Policy, RateLimiter, RouteLimits
 from gateway.metrics import GatewayMetrics, RequestMetrics, running_metrics_server
 from gateway.routing.lookup import TABLE
 from gateway.routing.routes import router
+from gateway.routing.table import STANDARD, UPLOAD
 from gateway.state import GatewayState
 from gateway.transport.redis_script import ScriptClient, supports
 from gateway.upstreams.proxy import Proxy
@@ -64,8 +65,8 @@ def connection_protocol(settings: Settings) -> type[GuardedProtocol]:
     """uvicorn's protocol bounding heads, bodies, connections per IP, and lingering."""
     limits = ConnectionLimits(
         head_seconds=settings.head_timeout_seconds,
-        body_seconds=settings.body_timeout_seconds,
-        long_body_seconds=settings.upload_body_timeout_seconds,
+        body_seconds=STANDARD.body_deadline(settings),
+        long_body_seconds=UPLOAD.body_deadline(settings),
         long_body_routes=TABLE.upload_routes(),
         max_per_ip=settings.max_connections_per_ip,
         exempt=parse_networks(settings.trusted_proxies),

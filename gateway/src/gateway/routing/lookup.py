@@ -16,6 +16,7 @@ from gateway.routing.table import (
     PUBLIC,
     ROUTES,
     STANDARD,
+    UPLOAD,
     WRITES,
     Area,
     Budget,
@@ -173,9 +174,9 @@ class RouteTable:
         return paths
 
     def upload_routes(self) -> frozenset[tuple[str, str]]:
-        """(method, path) of the routes with a budget other than the standard one (literal
-        paths: the connection's body deadline is chosen before any routing)."""
-        routes = frozenset((r.method, r.path) for r in self.routes if r.budget != STANDARD)
+        """(method, path) of the routes with the upload budget (literal paths: the
+        connection's body deadline is chosen before any routing)."""
+        routes = frozenset((r.method, r.path) for r in self.routes if r.budget == UPLOAD)
         if any("{" in path for _, path in routes):
             raise ValueError("a route with its own budget must have a literal path")
         return routes

@@ -12,6 +12,7 @@ forwarded (the upstream answers 404 or 405), under the area's access rule.
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from gateway.config import Settings
 from shared_schemas.auth import Scope
 
 PUBLIC: Final = "public"
@@ -42,6 +43,20 @@ class Budget:
     def setting(self) -> str:
         """The environment variable of the body limit, as a 413 names it."""
         return f"GATEWAY_{self.max_bytes.upper()}"
+
+    def body_limit(self, settings: Settings) -> int:
+        """The most bytes a body may have."""
+        return int(getattr(settings, self.max_bytes))
+
+    def body_deadline(self, settings: Settings) -> float:
+        """Seconds a body has to arrive after its head (the connection enforces it)."""
+        return float(getattr(settings, self.body_seconds))
+
+    def upstream_deadline(self, settings: Settings) -> float | None:
+        """The upstream's read timeout for the route, or None for the upstream's own."""
+        if self.upstream_seconds is None:
+            return None
+        return float(getattr(settings, self.upstream_seconds))
 
 
 STANDARD: Final = Budget("max_body_bytes", "body_timeout_seconds", None)
