@@ -1,4 +1,4 @@
-"""The proxy's HTTP client, measured: `gateway.h1client.H1Pool` against httpx over
+"""The proxy's HTTP client, measured: `gateway.transport.h1client.H1Pool` against httpx over
 httpx's own pool (httpcore), on a uvicorn app (uvloop, httptools) in a subprocess.
 
 Prints JSON: requests/s and the client process's CPU seconds for each. Figures, not
@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 import uvloop
 
-from gateway.h1client import H1Pool
+from gateway.transport.h1client import H1Pool
 from servir_runtime.stack import HOST, free_port
 
 REPLY = b'{"model_name":"iris","outputs":[{"name":"label","data":[0]}]}'
@@ -100,7 +100,7 @@ async def measure(port: int, requests: int, concurrency: int) -> dict[str, dict[
     client = httpx.AsyncClient(limits=limits, timeout=5)
     base = f"http://{HOST}:{port}"
 
-    async def via_httpx() -> bytes:  # as gateway.upstream.Upstream.forward sends
+    async def via_httpx() -> bytes:  # as gateway.upstreams.upstream.Upstream.forward sends
         request = client.build_request("POST", base + PATH, headers=HEADERS, content=BODY)
         return (await client.send(request)).content
 

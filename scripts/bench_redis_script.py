@@ -1,4 +1,4 @@
-"""The rate limiter's script call, measured: `gateway.redis_script.ScriptClient` against
+"""The rate limiter's script call, measured: `gateway.transport.redis_script.ScriptClient` against
 redis-py's `register_script`, on a redis-server of its own.
 
 Prints JSON: calls/s and the client process's CPU µs per call for each. Figures, not
@@ -21,8 +21,8 @@ from typing import Any
 import uvloop
 from redis.asyncio import Redis
 
-from gateway.ratelimit import SCRIPT
-from gateway.redis_script import ScriptClient
+from gateway.limits.ratelimit import SCRIPT
+from gateway.transport.redis_script import ScriptClient
 from servir_runtime.stack import HOST, free_port, redis_command, redis_pong
 
 WARMUP = 2000
@@ -77,7 +77,7 @@ async def measure(url: str, calls: int, concurrency: int) -> dict[str, dict[str,
     redis = Redis.from_url(url)
     script = redis.register_script(SCRIPT)
 
-    async def via_redis_py(key: str) -> Any:  # as gateway.ratelimit.RateLimiter.check calls
+    async def via_redis_py(key: str) -> Any:  # as gateway.limits.ratelimit.RateLimiter.check calls
         return await script(keys=[key], args=[WINDOW_MS])
 
     try:

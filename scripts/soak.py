@@ -33,7 +33,7 @@ from typing import Any
 
 import uvloop
 
-from gateway.h1client import H1Pool
+from gateway.transport.h1client import H1Pool
 from servir_runtime.stack import Stack
 from soak_client import Gateway
 from soak_load import LoadGenerator, Session, Traffic

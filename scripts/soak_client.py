@@ -5,7 +5,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.h1client import H1Pool
+from gateway.transport.h1client import H1Pool
 
 
 class HTTPFailure(Exception):

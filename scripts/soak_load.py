@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.h1client import ConnectFailed, H1Error, ReadTimeout
+from gateway.transport.h1client import ConnectFailed, H1Error, ReadTimeout
 from soak_client import Gateway, HTTPFailure
 
 # (kind, share of requests). Refreshes rotate the session's refresh token; reads use metadata.

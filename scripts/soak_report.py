@@ -183,6 +183,6 @@ def design(settings: SoakSettings, pinned: bool) -> dict[str, str]:
         "(6000/60) and per-IP token (30/60) limits keep their defaults: never reached at the "
         "steady rate, their 429s beyond it are answers beyond capacity",
         "generator": "open loop: request i due at start + i/rate, latency counted from its "
-        f"due time, {settings.connections} pooled connections (gateway.h1client), a "
+        f"due time, {settings.connections} pooled connections (gateway.transport.h1client), a "
         f"{settings.timeout_seconds:g} s timeout counted as a failure",
     }

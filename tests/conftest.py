@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from model_service.demo_models import breast_cancer, churn, iris
 from servir_runtime.settings import DEV_INTERNAL_TOKEN
@@ -59,9 +60,11 @@ def dead_redis_url() -> str:
 
 
 @asynccontextmanager
-async def serve_in_process(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and talk to it through httpx's ASGI transport."""
-    async with app.router.lifespan_context(app):
+async def serve_in_process(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and talk to it through httpx's ASGI transport. An ASGI app
+    wrapping a FastAPI app (the gateway's edge) keeps it as `app`: its lifespan is run."""
+    inner: FastAPI = app if isinstance(app, FastAPI) else app.app  # type: ignore[attr-defined]
+    async with inner.router.lifespan_context(inner):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://servir.test") as client:
             yield client

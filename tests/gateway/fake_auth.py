@@ -14,9 +14,9 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from fastapi import FastAPI
 
 from gateway.config import Settings
+from gateway.edge import Edge
 from gateway.main import create_app
 from servir_runtime.stack import free_port
 from shared_schemas.apikey_format import API_KEY_PREFIX, API_KEY_SECRET_BYTES
@@ -135,7 +135,7 @@ class Stack:
     fake: FakeAuth
     auth: Upstream
     model: Upstream
-    app: FastAPI
+    app: Edge
 
 
 @asynccontextmanager

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gateway.access import AUTHENTICATED, PUBLIC, Principal, missing_scope, required_access
+from gateway.auth.access import AUTHENTICATED, PUBLIC, Principal, missing_scope, required_access
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from gateway.clientip import ClientAddress, parse_networks
-from gateway.ratelimit import Policy, decide
-from gateway.windows import LocalWindows
+from gateway.limits.clientip import ClientAddress, parse_networks
+from gateway.limits.ratelimit import Policy, decide
+from gateway.limits.windows import LocalWindows
 
 XFF = b"x-forwarded-for"
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.h1client import BadReply, ConnectFailed, H1Pool, NotSent, ReadTimeout
+from gateway.transport.h1client import BadReply, ConnectFailed, H1Pool, NotSent, ReadTimeout
 from servir_runtime.stack import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]

@@ -11,13 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.metrics import (
-    OTHER,
     ROUTES,
     GatewayMetrics,
     RequestMetrics,
     route_template,
     running_metrics_server,
 )
+from gateway.routing.lookup import OTHER
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
 

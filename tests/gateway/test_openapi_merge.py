@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.openapi_merge import merge, parse_document
+from gateway.docs.openapi_merge import merge, parse_document
 from shared_schemas.auth import ALL_SCOPES
 
 PROBLEM = {"type": "object", "properties": {"status": {"type": "integer"}}}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from gateway.ratelimit import SCRIPT
-from gateway.redis_script import ScriptClient, ScriptError, supports
+from gateway.limits.ratelimit import SCRIPT
+from gateway.transport.redis_script import ScriptClient, ScriptError, supports
 from servir_runtime.stack import HOST, free_port, redis_command, redis_pong
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gateway.revocations import RevocationMirror
+from gateway.auth.revocations import RevocationMirror
 from shared_schemas.revocation import RevocationEvent
 
 pytestmark = pytest.mark.timeout(10)

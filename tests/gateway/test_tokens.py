@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from gateway.auth.jwks import SigningKeys
 from gateway.errors import UpstreamUnavailable
-from gateway.jwks import SigningKeys
 from shared_schemas.auth import Jwks
 from tests.gateway.fake_auth import (
     JWKS_PATH,

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from gateway.breaker import Breaker, CircuitOpen
+from gateway.deps import gateway_state
+from gateway.upstreams.breaker import Breaker, CircuitOpen
 from tests.gateway.fake_auth import FakeAuth, bearer, closed_url, running_stack
 from tests.gateway.upstreams import running_upstream
 
@@ -104,7 +105,8 @@ async def test_a_host_name_is_resolved_into_its_addresses_as_replicas() -> None:
             fake, model_service_url=f"http://localhost:{port}", upstream_resolve_seconds=0.2
         ) as stack:
             await asyncio.sleep(0.5)
-            replicas = [r.address for r in stack.app.state.model_upstream.balancer.replicas]
+            upstream = gateway_state(stack.app.app).model_upstream
+            replicas = [r.address for r in upstream.balancer.replicas]
             answers = [
                 await stack.client.get("/v2", headers=bearer(fake.signer.token())) for _ in range(5)
             ]

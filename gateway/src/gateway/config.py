@@ -6,8 +6,8 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from gateway.balancer import upstream_origins
-from gateway.clientip import parse_networks
+from gateway.limits.clientip import parse_networks
+from gateway.upstreams.balancer import upstream_origins
 from servir_runtime.settings import ServiceSettings
 
 RATE = r"^[1-9][0-9]*/[1-9][0-9]*$"
@@ -46,7 +46,7 @@ class Settings(ServiceSettings):
     # is read further or forwarded.
     max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024, le=1024 * 1024)
     max_headers: int = Field(default=100, ge=32, le=1000)
-    # Slow or greedy clients (servir_runtime.connections): the head must arrive within
+    # Slow or greedy clients (servir_runtime.uvicorn_private): the head must arrive within
     # HEAD seconds (408 or close), each body within BODY seconds of its head (uploads, POST
     # /models, within UPLOAD_BODY) or 408; an IP's connections beyond MAX_CONNECTIONS_PER_IP
     # (0: no cap; trusted proxies exempt) are closed at accept. An answer sent while the client

@@ -3,6 +3,7 @@
 import orjson
 from starlette.responses import Response
 
+from gateway.routing.lookup import TABLE
 from servir_runtime.problems import ServiceError
 from shared_schemas.problems import OAuthError, OAuthErrorCode
 
@@ -97,14 +98,12 @@ class RateLimited(ServiceError):
         )
 
 
-TOKEN_ROUTE = ("POST", "/auth/token")
-
-
 def error_response(exc: ServiceError, *, method: str, path: str) -> Response:
     """problem+json; on the token endpoint RFC 6749's error body, as the auth-service's own
     errors there (API.md): a refusal is `invalid_request`, a failure upstream
     `temporarily_unavailable`."""
-    if (method, path) != TOKEN_ROUTE:
+    route = TABLE.place(path).route(method)
+    if route is None or not route.oauth_errors:
         return exc.response(path)
     code: OAuthErrorCode = "temporarily_unavailable" if exc.status >= 500 else "invalid_request"
     body = OAuthError(error=code, error_description=exc.detail)

@@ -7,25 +7,27 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway.authfailures import FailedAuthLimit
-from gateway.clientip import ClientAddress, parse_networks
+from gateway.auth.authfailures import FailedAuthLimit
+from gateway.auth.security import running_authenticator
 from gateway.config import Settings
 from gateway.cors import cors_options
-from gateway.docs import merged_openapi
-from gateway.docs import router as docs_router
-from gateway.fastpath import install_edge
+from gateway.docs.current import merged_openapi
+from gateway.docs.routes import router as docs_router
+from gateway.edge import Edge
+from gateway.limits.clientip import ClientAddress, parse_networks
+from gateway.limits.ratelimit import SCRIPT, Policy, RateLimiter, RouteLimits
 from gateway.metrics import GatewayMetrics, RequestMetrics, running_metrics_server
-from gateway.proxy import Proxy
-from gateway.ratelimit import SCRIPT, Policy, RateLimiter, RouteLimits
-from gateway.redis_script import ScriptClient, supports
-from gateway.routes import router
-from gateway.security import running_authenticator
-from gateway.upstream_set import running_upstreams
-from servir_runtime.app import build_service_app
+from gateway.routing.lookup import TABLE
+from gateway.routing.routes import router
+from gateway.routing.table import STANDARD, UPLOAD
+from gateway.state import GatewayState
+from gateway.transport.redis_script import ScriptClient, supports
+from gateway.upstreams.proxy import Proxy
+from gateway.upstreams.upstream_set import running_upstreams
+from servir_runtime.app import Lifespan, build_service_app
 from servir_runtime.connection_limits import ConnectionLimits
+from servir_runtime.state import keep_state
 from servir_runtime.uvicorn_private import GuardedProtocol, guarded_protocol
-
-UPLOAD_ROUTE = ("POST", "/models")
 
 
 def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> RouteLimits:
@@ -63,9 +65,9 @@ def connection_protocol(settings: Settings) -> type[GuardedProtocol]:
     """uvicorn's protocol bounding heads, bodies, connections per IP, and lingering."""
     limits = ConnectionLimits(
         head_seconds=settings.head_timeout_seconds,
-        body_seconds=settings.body_timeout_seconds,
-        long_body_seconds=settings.upload_body_timeout_seconds,
-        long_body_routes=frozenset({UPLOAD_ROUTE}),
+        body_seconds=STANDARD.body_deadline(settings),
+        long_body_seconds=UPLOAD.body_deadline(settings),
+        long_body_routes=TABLE.upload_routes(),
         max_per_ip=settings.max_connections_per_ip,
         exempt=parse_networks(settings.trusted_proxies),
         linger_seconds=settings.linger_seconds,
@@ -77,10 +79,8 @@ def connection_protocol(settings: Settings) -> type[GuardedProtocol]:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the gateway; nothing connects until the lifespan starts."""
-    settings = settings or Settings()
-    metrics = GatewayMetrics()
+def gateway_lifespan(settings: Settings, metrics: GatewayMetrics) -> Lifespan:
+    """The lifespan building the gateway's state: upstreams, authenticator, limits, documents."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,45 +88,52 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             running_metrics_server(metrics, settings.host, settings.metrics_port),
             running_upstreams(settings, metrics) as both,
         ):
-            app.state.auth_upstream = both.auth
-            app.state.model_upstream = both.model
-            upstreams = {"auth": app.state.auth_upstream, "model": app.state.model_upstream}
-            app.state.openapi = merged_openapi(settings, own=app.openapi, upstreams=upstreams)
-            limits = route_limits(settings, app.state.redis, metrics)
+            redis: Redis = app.state.redis  # the runtime's client, set before this runs
+            upstreams = {"auth": both.auth, "model": both.model}
+            limits = route_limits(settings, redis, metrics)
             async with running_authenticator(
                 settings,
-                auth_upstream=app.state.auth_upstream,
-                redis=app.state.redis,
+                auth_upstream=both.auth,
+                redis=redis,
                 failures=failed_auth_limit(settings, limits, metrics),
             ) as authenticator:
-                app.state.proxy = Proxy(
+                proxy = Proxy(
                     authenticator=authenticator,
                     limits=limits,
                     client_address=ClientAddress(parse_networks(settings.trusted_proxies)),
                     internal_token=settings.internal_token.get_secret_value(),
                     metrics=metrics,
                 )
+                openapi = merged_openapi(settings, own=app.openapi, upstreams=upstreams)
+                state = GatewayState(settings, metrics, both.auth, both.model, openapi, proxy)
+                keep_state(app, state)
                 try:
                     yield
                 finally:
                     if limits.limiter is not None:
                         await limits.limiter.aclose()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> Edge:
+    """Build the gateway (the edge around its FastAPI app); nothing connects until the
+    lifespan starts."""
+    settings = settings or Settings()
+    metrics = GatewayMetrics()
     app = build_service_app(
         service="gateway",
         title="Servir",
         settings=settings,
         internal=False,
-        lifespan=lifespan,
+        lifespan=gateway_lifespan(settings, metrics),
         default_docs=False,  # docs_router serves the merged document and Swagger UI's own files
     )
     app.include_router(router)
     app.include_router(docs_router)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, **cors_options(settings))
-    app.state.metrics = metrics
     # Outermost: every answer counts, the shared middleware's own 401s and 500s too.
     app.add_middleware(RequestMetrics, metrics=metrics)
-    # Forwarded paths skip all of the above for a lean chain of their own (fastpath.py).
-    install_edge(app, settings=settings, metrics=metrics)
-    return app
+    # Forwarded paths skip all of the above for a lean chain of their own (edge.py).
+    return Edge(app, settings=settings, metrics=metrics)

@@ -22,56 +22,22 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.routing.lookup import OTHER, TABLE
+from gateway.routing.table import FORWARDED_METHODS
+
 # Sub-millisecond (a refused credential) to the 30 s upstream read timeout.
 LATENCY_BUCKETS = (
     0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 )  # fmt: skip
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+METHODS = frozenset(FORWARDED_METHODS)
 UPSTREAM_ERROR_KINDS = frozenset({"connect", "timeout", "bad_reply", "circuit_open"})
 BREAKER_STATES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
-OTHER = "other"
 # The status counted when no response started: the client left or the request was cancelled.
 NO_RESPONSE = 499
 
-ROUTES = (
-    "/models", "/models/{name}", "/models/{name}/predict",
-    "/models/{name}/versions/{version}", "/models/{name}/versions/{version}/predict",
-    "/v2", "/v2/health/live", "/v2/health/ready",
-    "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer",
-    "/v2/models/{name}/versions/{version}", "/v2/models/{name}/versions/{version}/ready",
-    "/v2/models/{name}/versions/{version}/infer",
-    "/v2/repository/index", "/v2/repository/models/{name}/load",
-    "/v2/repository/models/{name}/unload",
-    "/auth/token", "/auth/revoke", "/auth/me", "/auth/me/password", "/auth/users",
-    "/auth/users/{username}", "/auth/api-keys", "/auth/api-keys/{id}",
-    "/.well-known/jwks.json", "/livez", "/readyz", "/docs", "/docs/static/{name}",
-    "/openapi.json",
-)  # fmt: skip
-MAX_SEGMENTS = max(route.count("/") for route in ROUTES)
-WILDCARD = "{}"
-NOT_A_NAME = frozenset({"", ".", ".."})
-
-
-@dataclass
-class _Node:
-    children: dict[str, "_Node"] = field(default_factory=dict)
-    template: str | None = None
-
-
-def _route_tree() -> _Node:
-    # No node has both a literal and a wildcard child, so matching never backtracks.
-    root = _Node()
-    for route in ROUTES:
-        node = root
-        for segment in route.split("/")[1:]:
-            key = WILDCARD if segment.startswith("{") else segment
-            node = node.children.setdefault(key, _Node())
-        node.template = route
-    return root
-
-
-_TREE = _route_tree()
+# Every label a route may have (the table's templates, and `other`).
+ROUTES = tuple(dict.fromkeys(route.metric for route in TABLE.routes))
 
 
 def route_template(method: str, path: str) -> str:
@@ -79,18 +45,7 @@ def route_template(method: str, path: str) -> str:
 
     Every method of a path shares its template (the method is a label of its own).
     """
-    segments = path.split("/")
-    if segments[0] or len(segments) > MAX_SEGMENTS + 1:
-        return OTHER
-    node = _TREE
-    for segment in segments[1:]:
-        child = node.children.get(segment)
-        if child is None and segment not in NOT_A_NAME:
-            child = node.children.get(WILDCARD)
-        if child is None:
-            return OTHER
-        node = child
-    return node.template or OTHER
+    return TABLE.place(path).metric
 
 
 class GatewayMetrics:

@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
-from gateway.apikeys import ApiKeyVerifier
-from gateway.authentication import Authenticator
-from gateway.authfailures import FailedAuthLimit
-from gateway.authservice import AuthService
+from gateway.auth.apikeys import ApiKeyVerifier
+from gateway.auth.authentication import Authenticator
+from gateway.auth.authfailures import FailedAuthLimit
+from gateway.auth.authservice import AuthService
+from gateway.auth.jwks import SigningKeys
+from gateway.auth.revocation_feed import RevocationFeed
+from gateway.auth.revocations import RevocationMirror
+from gateway.auth.tokens import TokenVerifier
 from gateway.config import Settings
-from gateway.jwks import SigningKeys
-from gateway.revocation_feed import RevocationFeed
-from gateway.revocations import RevocationMirror
-from gateway.tokens import TokenVerifier
-from gateway.upstream import Upstream
+from gateway.upstreams.upstream import Upstream
 
 # Serving starts once the revocation state is loaded, or once Redis failed to give it:
 # a restart must not open a window where revoked tokens pass, nor hang on a dead Redis.

@@ -12,10 +12,10 @@ from gateway.deps import (
     RedisDep,
     SettingsDep,
 )
+from gateway.routing.lookup import TABLE
+from gateway.routing.table import FORWARDED_METHODS
 from servir_runtime.redis_client import redis_check
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
-
-FORWARDED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 # A degraded model-service still answers predictions.
 SERVING = frozenset({CHECK_OK, "degraded"})
@@ -58,20 +58,12 @@ async def readyz(
 
 
 async def served_by_the_edge() -> Response:
-    """Never called: `fastpath.Edge` serves every forwarded method on these paths. The routes
+    """Never called: `edge.Edge` serves every forwarded method on these paths. The routes
     exist so that FastAPI answers any other method there with 405 + Allow."""
-    raise RuntimeError("forwarded requests are served by gateway.fastpath.Edge")
+    raise RuntimeError("forwarded requests are served by gateway.edge.Edge")
 
 
-FORWARDED_PATHS = (
-    "/auth/{rest:path}",
-    "/.well-known/jwks.json",
-    "/models",
-    "/models/{rest:path}",
-    "/v2",
-    "/v2/{rest:path}",
-)
-for _path in FORWARDED_PATHS:
+for _path in TABLE.forwarded_paths():
     router.add_api_route(
-        _path, served_by_the_edge, methods=FORWARDED_METHODS, include_in_schema=False
+        _path, served_by_the_edge, methods=list(FORWARDED_METHODS), include_in_schema=False
     )

@@ -4,12 +4,13 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from gateway.access import Principal
-from gateway.balancer import Balancer
-from gateway.breaker import Breaker, CircuitOpen
+from gateway.auth.access import Principal
 from gateway.errors import BadPath, BadUpstreamReply, UpstreamTimeout, UpstreamUnavailable
-from gateway.h1client import BadReply, ConnectFailed, H1Pool, H1Reply, ReadTimeout
 from gateway.metrics import GatewayMetrics
+from gateway.transport.h1client import BadReply, ConnectFailed, H1Pool, H1Reply, ReadTimeout
+from gateway.upstreams.balancer import Balancer
+from gateway.upstreams.breaker import Breaker, CircuitOpen
+from servir_runtime.problems import ServiceError
 from shared_schemas.health import CHECK_OK
 
 Headers = list[tuple[bytes, bytes]]
@@ -137,38 +138,45 @@ class Upstream:
         A request whose connection failed (nothing sent) is retried once on another replica.
         `wait_seconds` replaces the read timeout (the gateway's own, shorter, calls).
         """
-        try:
-            probe = self.breaker.admit()
-        except CircuitOpen as exc:
-            self.metrics.upstream_error(self.name, "circuit_open")
-            raise UpstreamUnavailable(
-                f"The {self.name} is failing; its circuit is open.", retry_after=exc.retry_after
-            ) from None
+        probe = self._admit()
         timeout = self.read_timeout if wait_seconds is None else wait_seconds
         try:
             reply = await self._send(method, target, headers, body, timeout)
-        except ConnectFailed as exc:
-            # A refused connection fails fast by itself: only one that hangs trips the breaker.
-            if exc.timed_out:
-                self.breaker.failure(probe=probe)
-            else:
-                self.breaker.release(probe=probe)
-            self.metrics.upstream_error(self.name, "connect")
-            raise self._unavailable() from None
-        except ReadTimeout:
-            self.breaker.failure(probe=probe)
-            self.metrics.upstream_error(self.name, "timeout")
-            raise UpstreamTimeout(f"The {self.name} did not answer in time.") from None
-        except BadReply:
-            self.breaker.failure(probe=probe)
-            self.metrics.upstream_error(self.name, "bad_reply")
-            raise BadUpstreamReply(f"The {self.name} sent an invalid reply.") from None
+        except (ConnectFailed, ReadTimeout, BadReply) as exc:
+            raise self._failed(exc, probe=probe) from None
         except BaseException:
             self.breaker.release(probe=probe)
             raise
         self.breaker.success(probe=probe)
         reply_headers = [(k, v) for k, v in reply.headers if k.lower() not in _DROPPED_REPLY]
         return UpstreamReply(reply.status, reply_headers, reply.body)
+
+    def _admit(self) -> bool:
+        """Pass the breaker (True for its half-open probe), or 503 while its circuit is open."""
+        try:
+            return self.breaker.admit()
+        except CircuitOpen as exc:
+            self.metrics.upstream_error(self.name, "circuit_open")
+            raise UpstreamUnavailable(
+                f"The {self.name} is failing; its circuit is open.", retry_after=exc.retry_after
+            ) from None
+
+    def _failed(self, exc: ConnectFailed | ReadTimeout | BadReply, *, probe: bool) -> ServiceError:
+        """Count a failed call (breaker, metrics); the error the caller gets for it."""
+        if isinstance(exc, ConnectFailed):
+            # A refused connection fails fast by itself: only one that hangs trips the breaker.
+            if exc.timed_out:
+                self.breaker.failure(probe=probe)
+            else:
+                self.breaker.release(probe=probe)
+            self.metrics.upstream_error(self.name, "connect")
+            return self._unavailable()
+        self.breaker.failure(probe=probe)
+        if isinstance(exc, ReadTimeout):
+            self.metrics.upstream_error(self.name, "timeout")
+            return UpstreamTimeout(f"The {self.name} did not answer in time.")
+        self.metrics.upstream_error(self.name, "bad_reply")
+        return BadUpstreamReply(f"The {self.name} sent an invalid reply.")
 
     async def _send(
         self,

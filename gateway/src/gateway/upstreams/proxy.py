@@ -4,12 +4,19 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import Scope
 
-from gateway.authentication import Authenticator
-from gateway.clientip import ClientAddress
+from gateway.auth.access import Principal
+from gateway.auth.authentication import Authenticator
 from gateway.errors import RateLimited
+from gateway.limits.clientip import ClientAddress
+from gateway.limits.ratelimit import RouteLimits
 from gateway.metrics import GatewayMetrics
-from gateway.ratelimit import RouteLimits
-from gateway.upstream import Upstream, UpstreamReply, forward_target, upstream_headers
+from gateway.upstreams.upstream import (
+    Headers,
+    Upstream,
+    UpstreamReply,
+    forward_target,
+    upstream_headers,
+)
 from servir_runtime.problems import ServiceError
 
 BodyReader = Callable[[], Awaitable[bytes]]
@@ -44,26 +51,15 @@ class Proxy:
         """Authenticate, count, then send the request to `upstream`; its answer, headers
         ready for the caller (rate-limit headers and Content-Length added). `timeout`
         replaces the upstream's read timeout (uploads have their own)."""
-        method, path = scope["method"], scope["path"]
+        method, path, client_ip = scope["method"], scope["path"], self._client_ip(scope)
         target = forward_target(
             path=path, raw_path=scope.get("raw_path"), query=scope["query_string"]
         )
-        peer = scope.get("client")
-        client_ip = self.client_address.of(peer[0] if peer else None, scope["headers"])
         # Before the body is read: a refused caller costs no upload.
         principal = await self.authenticator.admit(
             method=method, path=path, headers=scope["headers"], client_ip=client_ip
         )
-        decision = await self.limits.check(
-            method=method,
-            path=path,
-            principal=principal.name if principal is not None else None,
-            client_ip=client_ip,
-        )
-        limit_headers = decision.headers() if decision is not None else []
-        if decision is not None and not decision.allowed:
-            self.metrics.rate_limited(decision.policy.name)
-            raise RateLimited(limit_headers)
+        limit_headers = await self._count(method, path, principal, client_ip)
         headers = upstream_headers(
             scope["headers"],
             internal_token=self.internal_token,
@@ -82,9 +78,25 @@ class Proxy:
         except ServiceError as exc:
             exc.headers.update((key.decode(), value.decode()) for key, value in limit_headers)
             raise
-        headers = [
-            *reply.headers,
-            *limit_headers,
-            (b"content-length", str(len(reply.body)).encode()),
-        ]
-        return UpstreamReply(reply.status, headers, reply.body)
+        length = (b"content-length", str(len(reply.body)).encode())
+        return UpstreamReply(reply.status, [*reply.headers, *limit_headers, length], reply.body)
+
+    def _client_ip(self, scope: Scope) -> str | None:
+        peer = scope.get("client")
+        return self.client_address.of(peer[0] if peer else None, scope["headers"])
+
+    async def _count(
+        self, method: str, path: str, principal: Principal | None, client_ip: str | None
+    ) -> Headers:
+        """Count the request against its rate limit; its headers, or 429 when over."""
+        decision = await self.limits.check(
+            method=method,
+            path=path,
+            principal=principal.name if principal is not None else None,
+            client_ip=client_ip,
+        )
+        limit_headers = decision.headers() if decision is not None else []
+        if decision is not None and not decision.allowed:
+            self.metrics.rate_limited(decision.policy.name)
+            raise RateLimited(limit_headers)
+        return limit_headers

@@ -6,12 +6,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 
-from gateway.balancer import Balancer, Replica, upstream_origins
-from gateway.breaker import Breaker
 from gateway.config import Settings
-from gateway.h1client import H1Pool
 from gateway.metrics import GatewayMetrics
-from gateway.upstream import Upstream
+from gateway.transport.h1client import H1Pool
+from gateway.upstreams.balancer import Balancer, Replica, upstream_origins
+from gateway.upstreams.breaker import Breaker
+from gateway.upstreams.upstream import Upstream
 
 
 @dataclass(frozen=True, slots=True)

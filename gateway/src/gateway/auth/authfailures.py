@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from gateway.errors import RateLimited
-from gateway.ratelimit import Decision, Policy, RateLimiter, decide
+from gateway.limits.ratelimit import Decision, Policy, RateLimiter, decide
 
 
 class FailedAuthLimit:

@@ -6,15 +6,16 @@ Pure functions over JSON-like dicts; nothing here fetches anything.
 
 import copy
 import json
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
+from collections.abc import Iterator, Mapping
+from typing import Final
 
-from gateway.access import AUTHENTICATED, PUBLIC, WRITES, required_access
+from gateway.auth.access import AUTHENTICATED, PUBLIC, required_access
+from gateway.docs.components import Document, add_components, prune, rewrite_refs
+from gateway.routing.lookup import TABLE
 from shared_schemas.auth import ALL_SCOPES
 
-Document = dict[str, Any]
-
-TOKEN_URL: Final = "/auth/token"
+# The token endpoint (the route table's one answering in RFC 6749's errors).
+TOKEN_URL: Final = next(route.path for route in TABLE.routes if route.oauth_errors)
 OAUTH2: Final = "OAuth2"
 API_KEY: Final = "APIKey"
 SCOPE_TEXT: Final = {
@@ -42,7 +43,6 @@ DESCRIPTION: Final = (
     "(`/models`) and the Open Inference Protocol (`/v2`). Authorize with a username and "
     "password (OAuth2 password flow) or an API key (`X-API-Key`)."
 )
-TOKEN_ROUTE: Final = ("POST", TOKEN_URL)
 RETRY_AFTER: Final = {
     "Retry-After": {
         "description": "Seconds to wait before retrying",
@@ -60,20 +60,6 @@ GATEWAY_ERRORS: Final[dict[str, tuple[str, Document]]] = {
     "504": ("An upstream timed out", {}),
 }
 METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-REF_PREFIX: Final = "#/components/"
-
-
-def _auth_path(path: str) -> bool:
-    return path.startswith("/auth/") or path == "/.well-known/jwks.json"
-
-
-def _model_path(path: str) -> bool:
-    return path in {"/models", "/v2"} or path.startswith(("/models/", "/v2/"))
-
-
-# What the gateway forwards to each upstream (as fastpath.upstream_for does): everything else
-# in an upstream's document (/livez, /readyz, /metrics, /internal/*) is not public.
-FORWARDED: Final[Mapping[str, Callable[[str], bool]]] = {"auth": _auth_path, "model": _model_path}
 
 
 def parse_document(raw: bytes) -> Document | None:
@@ -90,7 +76,7 @@ def parse_document(raw: bytes) -> Document | None:
 def merge(own: Document, upstreams: Mapping[str, Document | None]) -> Document:
     """The gateway's `own` document plus each upstream's forwarded paths and their components.
 
-    `upstreams` maps a name of FORWARDED to its document (None: not known yet, left out).
+    `upstreams` maps an upstream of the route table to its document (None: not known yet, left out).
     """
     merged = copy.deepcopy(own)
     merged["info"] = {**merged.get("info", {}), "description": DESCRIPTION}
@@ -105,92 +91,22 @@ def merge(own: Document, upstreams: Mapping[str, Document | None]) -> Document:
     _secure(merged["paths"])
     _gateway_errors({path: item for path, item in merged["paths"].items() if path not in own_paths})
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
-    _prune(merged)
+    prune(merged)
     return merged
 
 
 def _upstream_paths(name: str, document: Document, components: Document) -> Document:
-    forwarded = FORWARDED[name]
+    # What the gateway forwards to this upstream, as the route table says: everything else
+    # in an upstream's document (/livez, /readyz, /metrics, /internal/*) is not public.
     paths = {
         path: item
         for path, item in document["paths"].items()
-        if forwarded(path) and isinstance(item, dict)
+        if TABLE.place(path).upstream == name and isinstance(item, dict)
     }
-    renames = _add_components(components, document.get("components", {}), prefix=name.title())
+    renames = add_components(components, document.get("components", {}), prefix=name.title())
     paths = copy.deepcopy(paths)
-    _rewrite_refs(paths, renames)
+    rewrite_refs(paths, renames)
     return paths
-
-
-def _add_components(into: Document, incoming: Document, *, prefix: str) -> dict[str, str]:
-    """Add `incoming` components; a name already taken by a different one gets `prefix`.
-
-    Returns the renames as `{old ref: new ref}`. A component equal to the one already there
-    is shared, unless it refers to a renamed one (then it differs once rewritten).
-    """
-    taken = {_ref(section, key): value for section, key, value in _components(into)}
-    offered = {_ref(section, key): value for section, key, value in _components(incoming)}
-    clashing = {ref for ref, value in offered.items() if ref in taken and taken[ref] != value}
-    while True:
-        more = {
-            ref
-            for ref, value in offered.items()
-            if ref in taken and ref not in clashing and _refs(value) & clashing
-        }
-        if not more:
-            break
-        clashing |= more
-    renames = {ref: _free_ref(ref, prefix, taken.keys() | offered.keys()) for ref in clashing}
-    for ref, value in offered.items():
-        if ref in taken and ref not in clashing:
-            continue
-        section, key = renames.get(ref, ref).removeprefix(REF_PREFIX).split("/", 1)
-        added = into.setdefault(section, {})[key] = copy.deepcopy(value)
-        _rewrite_refs(added, renames)
-    return renames
-
-
-def _components(components: Document) -> Iterator[tuple[str, str, Any]]:
-    for section, entries in components.items():
-        if isinstance(entries, dict):
-            for key, value in entries.items():
-                yield section, key, value
-
-
-def _ref(section: str, key: str) -> str:
-    return f"{REF_PREFIX}{section}/{key}"
-
-
-def _free_ref(ref: str, prefix: str, used: set[str]) -> str:
-    section, key = ref.removeprefix(REF_PREFIX).split("/", 1)
-    candidate, number = _ref(section, prefix + key), 2
-    while candidate in used:
-        candidate, number = _ref(section, f"{prefix}{number}{key}"), number + 1
-    used.add(candidate)
-    return candidate
-
-
-def _refs(node: Any) -> set[str]:
-    """Every `$ref` under `node`."""
-    if isinstance(node, dict):
-        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
-        return found.union(*(_refs(value) for value in node.values()))
-    if isinstance(node, list):
-        return set().union(*(_refs(value) for value in node))
-    return set()
-
-
-def _rewrite_refs(node: Any, renames: Mapping[str, str]) -> None:
-    """Point each renamed `$ref` under `node` to its new name, in place."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                node[key] = renames.get(value, value)
-            else:
-                _rewrite_refs(value, renames)
-    elif isinstance(node, list):
-        for value in node:
-            _rewrite_refs(value, renames)
 
 
 def _operations(paths: Document) -> Iterator[tuple[str, str, Document]]:
@@ -239,7 +155,7 @@ def _gateway_errors(forwarded: Document) -> None:
         if "requestBody" in operation:
             own["413"] = ("The body exceeds GATEWAY_MAX_BODY_BYTES", {})
         # Limited: every authenticated operation, and every public write per client IP.
-        if "security" in operation or method.upper() in WRITES:
+        if TABLE.place(path).limit(method.upper()) is not None:
             own["429"] = ("Over a rate limit (RateLimit-Policy, RateLimit)", RETRY_AFTER)
         for status, (description, headers) in own.items():
             declared = {"description": description, **content}
@@ -250,22 +166,6 @@ def _gateway_errors(forwarded: Document) -> None:
 
 def _error_content(path: str, method: str, responses: Document) -> Document:
     """The body the gateway's errors have here: the token endpoint's are RFC 6749's."""
-    source = "400" if (method.upper(), path) == TOKEN_ROUTE else "default"
+    route = TABLE.place(path).route(method.upper())
+    source = "400" if route is not None and route.oauth_errors else "default"
     return {k: v for k, v in responses.get(source, {}).items() if k == "content"}
-
-
-def _prune(document: Document) -> None:
-    """Drop the components nothing public refers to (e.g. the upstreams' internal ones)."""
-    components: Document = document["components"]
-    reached: set[str] = set()
-    todo = _refs(document["paths"])
-    while todo:
-        ref = todo.pop()
-        reached.add(ref)
-        section, _, key = ref.removeprefix(REF_PREFIX).partition("/")
-        todo |= _refs(components.get(section, {}).get(key)) - reached
-    for section, entries in list(components.items()):
-        if section != "securitySchemes" and isinstance(entries, dict):
-            components[section] = {
-                key: value for key, value in entries.items() if _ref(section, key) in reached
-            }

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from pydantic import ValidationError
 
 from gateway.errors import BadUpstreamReply
-from gateway.upstream import INTERNAL_TOKEN, REQUEST_ID, Headers, Upstream
+from gateway.upstreams.upstream import INTERNAL_TOKEN, REQUEST_ID, Headers, Upstream
 from servir_runtime.context import request_id_var
 from shared_schemas.auth import Introspection, Jwks
 

@@ -15,9 +15,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from gateway.access import Principal, known_scopes
+from gateway.auth.access import Principal, known_scopes
+from gateway.auth.revocations import RevocationMirror
 from gateway.errors import InvalidToken
-from gateway.revocations import RevocationMirror
 from servir_runtime.problems import ServiceError
 from shared_schemas.apikey_format import well_formed_api_key
 from shared_schemas.auth import Introspection

@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections import deque
 
-from gateway.h1connection import (
+from gateway.transport.h1connection import (
     BadReply,
     ConnectFailed,
     H1Connection,

@@ -1,69 +1,19 @@
-"""`/openapi.json` (the gateway's document merged with its upstreams') and `/docs` (Swagger UI,
-served entirely from the gateway: no CDN, no inline script, a CSP of 'self' only)."""
+"""The merged OpenAPI document as `/openapi.json` serves it: refetched from the upstreams
+when older than its max age, the last good one kept when an upstream fails."""
 
 import asyncio
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Final
-
-import fastapi_offline
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, Response
 
 from gateway.config import Settings
-from gateway.openapi_merge import Document, merge, parse_document
-from gateway.upstream import Upstream, upstream_headers
+from gateway.docs.components import Document
+from gateway.docs.openapi_merge import merge, parse_document
+from gateway.upstreams.upstream import Upstream, upstream_headers
 from servir_runtime.problems import ServiceError
 
 logger = logging.getLogger("gateway.docs")
-
-SWAGGER_UI: Final = Path(fastapi_offline.__file__).parent / "static"
-ASSETS: Final = {
-    "swagger-ui-bundle.js": SWAGGER_UI / "swagger-ui-bundle.js",
-    "swagger-ui.css": SWAGGER_UI / "swagger-ui.css",
-    "favicon.png": SWAGGER_UI / "favicon.png",
-}
-# Swagger UI's own validator badge would ask a public server about the document: off.
-START_SCRIPT: Final = """\
-window.ui = SwaggerUIBundle({
-  url: "/openapi.json",
-  dom_id: "#swagger-ui",
-  deepLinking: true,
-  persistAuthorization: false,
-  validatorUrl: null,
-});
-"""
-PAGE: Final = """\
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Servir API</title>
-<link rel="icon" type="image/png" href="/docs/static/favicon.png">
-<link rel="stylesheet" href="/docs/static/swagger-ui.css">
-</head>
-<body>
-<div id="swagger-ui"></div>
-<script src="/docs/static/swagger-ui-bundle.js"></script>
-<script src="/docs/static/start.js"></script>
-</body>
-</html>
-"""
-PAGE_HEADERS: Final = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "Cache-Control": "no-cache",
-    "X-Content-Type-Options": "nosniff",
-}
-ASSET_HEADERS: Final = {
-    "Cache-Control": "public, max-age=86400",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 class MergedOpenAPI:
@@ -171,31 +121,3 @@ def merged_openapi(
         max_age=settings.openapi_max_age_seconds,
         timeout=settings.openapi_timeout_seconds,
     )
-
-
-router = APIRouter(include_in_schema=False)
-
-
-@router.get("/openapi.json")
-async def openapi(request: Request) -> Response:
-    """The whole public API in one OpenAPI document."""
-    document: MergedOpenAPI = request.app.state.openapi
-    body = await document.current(request_id=request.state.request_id)
-    return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/docs")
-async def docs() -> Response:
-    """Swagger UI over `/openapi.json`."""
-    return Response(PAGE, media_type="text/html", headers=PAGE_HEADERS)
-
-
-@router.get("/docs/static/{name}")
-async def docs_asset(name: str) -> Response:
-    """Swagger UI's own files and the script that starts it."""
-    if name == "start.js":
-        return Response(START_SCRIPT, media_type="text/javascript", headers=ASSET_HEADERS)
-    path = ASSETS.get(name)
-    if path is None:
-        raise HTTPException(404, f"No file {name} in /docs/static.")
-    return FileResponse(path, headers=ASSET_HEADERS)

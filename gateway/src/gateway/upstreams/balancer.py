@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from gateway.h1client import H1Pool
+from gateway.transport.h1client import H1Pool
 
 logger = logging.getLogger("servir.gateway.balancer")
 

@@ -17,9 +17,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.access import WRITES
-from gateway.redis_script import ScriptClient
-from gateway.windows import LocalWindows
+from gateway.limits.windows import LocalWindows
+from gateway.routing.lookup import TABLE
+from gateway.transport.redis_script import ScriptClient
 
 logger = logging.getLogger("servir.gateway.ratelimit")
 
@@ -181,14 +181,13 @@ def _redis_py(redis: Redis) -> RunScript:
 
 
 class RouteLimits:
-    """Which policy a request falls under (API.md), counted by a `RateLimiter`.
+    """Which policy a request falls under (API.md, the route table's `limit`), counted by a
+    `RateLimiter`.
 
     A principal counts under `default`. Without one (a public route), the client IP counts
     under `token` on the token endpoint and under `public` on any other write: each costs the
     auth-service work before anyone is known. Public reads (JWKS) are not counted.
     """
-
-    TOKEN_ROUTE = ("POST", "/auth/token")
 
     def __init__(
         self, limiter: RateLimiter | None, *, default: Policy, token: Policy, public: Policy
@@ -197,6 +196,7 @@ class RouteLimits:
         self.default = default
         self.token = token
         self.public = public
+        self.anonymous = {"token": token, "public": public}
 
     async def check(
         self, *, method: str, path: str, principal: str | None, client_ip: str | None
@@ -208,8 +208,7 @@ class RouteLimits:
             return await self.limiter.check(self.default, principal)
         if client_ip is None:
             return None
-        if (method, path) == self.TOKEN_ROUTE:
-            return await self.limiter.check(self.token, client_ip)
-        if method in WRITES:
-            return await self.limiter.check(self.public, client_ip)
-        return None
+        policy = self.anonymous.get(TABLE.place(path).limit(method) or "")
+        if policy is None:
+            return None
+        return await self.limiter.check(policy, client_ip)

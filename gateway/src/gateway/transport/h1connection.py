@@ -1,7 +1,7 @@
 """One keep-alive HTTP/1.1 connection as an asyncio protocol, replies parsed by httptools.
 
 The wire types live here too (`H1Reply` and the `H1Error` family), since the connection
-produces them; `gateway.h1client` re-exports them with the pool.
+produces them; `gateway.transport.h1client` re-exports them with the pool.
 """
 
 import asyncio

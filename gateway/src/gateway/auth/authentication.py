@@ -8,12 +8,12 @@ it again costs nothing, and a neighbour behind the same NAT keeps working).
 import re
 from typing import Literal
 
-from gateway.access import PUBLIC, Principal, known_scopes, missing_scope, required_access
-from gateway.apikeys import ApiKeyVerifier
-from gateway.authfailures import FailedAuthLimit
+from gateway.auth.access import PUBLIC, Principal, known_scopes, missing_scope, required_access
+from gateway.auth.apikeys import ApiKeyVerifier
+from gateway.auth.authfailures import FailedAuthLimit
+from gateway.auth.revocations import RevocationMirror
+from gateway.auth.tokens import TokenVerifier
 from gateway.errors import InsufficientScope, InvalidToken, Unauthenticated
-from gateway.revocations import RevocationMirror
-from gateway.tokens import TokenVerifier
 
 Headers = list[tuple[bytes, bytes]]
 Credential = tuple[Literal["bearer", "api_key"], str]

@@ -15,7 +15,7 @@ from typing import cast
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from gateway.revocations import RevocationMirror
+from gateway.auth.revocations import RevocationMirror
 from servir_runtime.feed import FeedFollower, FeedTimings
 from shared_schemas.revocation import (
     CHANNEL,

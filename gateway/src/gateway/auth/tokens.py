@@ -6,8 +6,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from gateway.auth.jwks import SigningKeys
 from gateway.errors import InvalidToken, UpstreamUnavailable
-from gateway.jwks import SigningKeys
 from shared_schemas.auth import ACCESS_TOKEN_TYPE, SIGNING_ALGORITHM, AccessTokenClaims
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "scope", "jti", "iat", "nbf", "exp", "typ"]
