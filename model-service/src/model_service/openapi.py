@@ -89,7 +89,8 @@ def add_model_paths(schema: dict[str, Any], registry: Registry) -> dict[str, Any
     paths = schema.setdefault("paths", {})
     for name in sorted(registry.models):
         default = registry.get(name)
-        for version, model in sorted(registry.models[name].items(), key=lambda v: int(v[0])):
+        for version in registry.versions(name):
+            model = registry.get(name, version)
             request = _add_request_schema(components, model.schemas.request, version)
             operation = _predict_operation(name, request, version)
             paths[f"/models/{name}/versions/{version}/predict"] = {"post": operation}

@@ -184,6 +184,10 @@ class Registry:
         what = f"{name} version {version}" if version else name
         raise NotFound(f"No model {what}.")
 
+    def versions(self, name: str) -> list[str]:
+        """The versions of `name` that serve, oldest first (none when it serves none)."""
+        return sorted(self.models.get(name, {}), key=_version_key)
+
     def summaries(self) -> list[ModelSummary]:
         """`GET /models`."""
         return [self._summary(name) for name in sorted(self.models)]
@@ -192,7 +196,7 @@ class Registry:
         latest = self.get(name)
         return ModelSummary(
             name=name,
-            versions=sorted(self.models[name], key=_version_key),
+            versions=self.versions(name),
             default_version=latest.manifest.version,
             task=latest.manifest.task,
             description=latest.manifest.description,

@@ -57,7 +57,7 @@ LOADED: dict[int | str, dict[str, Any]] = {
 
 def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata:
     manifest = loaded.manifest
-    versions = sorted(registry.models.get(manifest.name, {}), key=int)
+    versions = registry.versions(manifest.name)
     return ModelMetadata(
         name=manifest.name,
         versions=versions,

@@ -65,15 +65,11 @@ INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
 READY_RESPONSES = {**EMPTY_OK, **MODEL_LOOKUP_ERRORS}
 
 
-def _versions(registry: Registry, name: str) -> list[str]:
-    return sorted(registry.models.get(name, {}), key=int)
-
-
 @router.get("/v2/models/{name}", responses=MODEL_LOOKUP_ERRORS)
 async def v2_model_metadata(name: str, registry: RegistryDep) -> V2ModelMetadata:
     """The default version's tensors (input FP64, FP32 and INT64 accepted too; BYTES for
     category models) and every loaded version."""
-    return model_metadata(registry.get(name), _versions(registry, name))
+    return model_metadata(registry.get(name), registry.versions(name))
 
 
 @router.get("/v2/models/{name}/versions/{version}", responses=MODEL_LOOKUP_ERRORS)
