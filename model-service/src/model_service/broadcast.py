@@ -122,8 +122,9 @@ def _raise_if_cancelled() -> None:
 
 
 @asynccontextmanager
-async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[None]:
-    """Serve the repository API (`app.state.repository`) and follow the other replicas."""
+async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[ModelRepository]:
+    """This replica's side of the repository (for the service's state), following the other
+    replicas while the context lasts."""
     settings = registry.settings
     repository = ModelRepository(
         registry=registry,
@@ -131,7 +132,6 @@ async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[N
         redis=app.state.redis,
         replica_id=uuid.uuid4().hex,
     )
-    app.state.repository = repository
     feed = RepositoryFeed(
         repository=repository,
         redis_url=settings.redis_url,
@@ -139,7 +139,7 @@ async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[N
     )
     task = asyncio.create_task(feed.run(), name="repository-feed")
     try:
-        yield
+        yield repository
     finally:
         task.cancel()
         with suppress(asyncio.CancelledError):

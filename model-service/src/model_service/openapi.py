@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from model_service.deps import registry_if_started
 from model_service.registry import Registry
 from shared_schemas.inference import PredictResponse
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
@@ -108,7 +109,7 @@ class ModelPaths:
         self.document: dict[str, Any] | None = None
 
     def __call__(self, app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
-        registry: Registry | None = getattr(app.state, "registry", None)
+        registry = registry_if_started(app)
         generation = registry.generation if registry is not None else None
         if self.document is None or self.generation != generation:
             document = copy.deepcopy(schema)
