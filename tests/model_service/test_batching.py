@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from model_service.batching import BatchQueue
 from model_service.errors import RowsRefused
-from model_service.registry import ModelVersion
-from model_service.workers import InferencePool
+from model_service.models.batching import BatchQueue
+from model_service.models.registry import ModelVersion
+from model_service.models.workers import InferencePool
 
 pytestmark = pytest.mark.anyio
 

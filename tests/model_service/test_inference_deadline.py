@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from model_service.config import Settings
 from model_service.deps import state_of
 from model_service.main import create_app
-from model_service.registry import Registry
-from model_service.workers import InferencePool, InferenceTimedOut
+from model_service.models.registry import Registry
+from model_service.models.workers import InferencePool, InferenceTimedOut
 from tests.conftest import INTERNAL, serve_in_process
 from tests.model_service.hanging import RELEASE, TRIGGER, HangsOnTrigger
 from tests.model_service.test_predict import CUSTOMER, SETOSA

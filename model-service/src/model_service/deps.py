@@ -7,8 +7,8 @@ from starlette.types import ASGIApp
 
 from model_service.config import Settings
 from model_service.inference import DataPlane
-from model_service.registry import Registry
-from model_service.repository import ModelRepository
+from model_service.models.registry import Registry
+from model_service.repository.repository import ModelRepository
 from model_service.state import ServiceState
 from servir_runtime.deps import RedisDep
 from servir_runtime.state import service_state

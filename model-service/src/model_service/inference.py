@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from model_service.errors import InvalidInput
 from model_service.metrics import ModelMetrics
-from model_service.registry import ModelVersion, Registry
-from model_service.tensors import BadTensor
-from model_service.v2infer import InferCall, infer, model_metadata
+from model_service.models.registry import ModelVersion, Registry
+from model_service.v2.infer import InferCall, infer, model_metadata
+from model_service.v2.tensors import BadTensor
 from shared_schemas.inference import ModelMetadata, ModelSummary, V2ModelMetadata
 from shared_schemas.problems import FieldError, field_error
 

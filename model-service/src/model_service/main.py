@@ -11,15 +11,15 @@ from starlette.middleware import Middleware
 from model_service.broadcast import follow_repository
 from model_service.config import Settings
 from model_service.fastpath import PredictFastPath
-from model_service.imports import import_bundles
 from model_service.inference import DataPlane
 from model_service.metrics import ModelMetrics
+from model_service.models.registry import Registry
+from model_service.models.workers import InferencePool
 from model_service.openapi import ModelPaths
-from model_service.registry import Registry
+from model_service.repository.imports import import_bundles
+from model_service.repository.store import ModelStore
 from model_service.routes import routers
 from model_service.state import ServiceState
-from model_service.store import ModelStore
-from model_service.workers import InferencePool
 from servir_runtime.app import build_service_app
 from servir_runtime.state import keep_state
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from model_service.deps import registry_if_started
-from model_service.registry import Registry
+from model_service.models.registry import Registry
 from shared_schemas.inference import PredictResponse
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
 

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 from model_service.config import Settings
 from model_service.inference import DataPlane
-from model_service.registry import Registry
-from model_service.repository import ModelRepository
-from model_service.workers import InferencePool
+from model_service.models.registry import Registry
+from model_service.models.workers import InferencePool
+from model_service.repository.repository import ModelRepository
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from model_service.deps import ActorDep, RegistryDep, RepositoryDep
-from model_service.registry import ModelVersion, Registry
-from model_service.uploads import FIELD
+from model_service.models.registry import ModelVersion, Registry
+from model_service.repository.uploads import FIELD
 from servir_runtime.audit import audit
 from shared_schemas.inference import ModelMetadata, RepositoryIndexEntry, RepositoryIndexRequest
 

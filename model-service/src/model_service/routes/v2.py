@@ -15,7 +15,7 @@ from model_service.config import Settings
 from model_service.deps import PlaneDep, SettingsDep
 from model_service.errors import EMPTY_OK, MODEL_LOOKUP_ERRORS
 from model_service.inference import DataPlane
-from model_service.v2codec import HEADER_LENGTH, UnsupportedEncoding
+from model_service.v2.codec import HEADER_LENGTH, UnsupportedEncoding
 from servir_runtime.bodies import read_body, require_json
 from shared_schemas.inference import V2InferenceRequest, V2InferenceResponse, V2ModelMetadata
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE

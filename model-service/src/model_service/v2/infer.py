@@ -13,15 +13,15 @@ from pydantic import ValidationError
 
 from model_service.errors import InvalidInput, RowsRefused
 from model_service.metrics import ModelMetrics
-from model_service.registry import ModelVersion
-from model_service.tensors import (
+from model_service.models.registry import ModelVersion
+from model_service.v2.codec import OutputTensor, binary_parts, render, split_body, tensor_array
+from model_service.v2.tensors import (
     BadTensor,
     check_datatype,
     rows_from_numbers,
     rows_from_strings,
     spec_of,
 )
-from model_service.v2codec import OutputTensor, binary_parts, render, split_body, tensor_array
 from shared_schemas.inference import (
     Parameters,
     V2Datatype,

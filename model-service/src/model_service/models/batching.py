@@ -20,7 +20,7 @@ from functools import partial
 import numpy as np
 
 from model_service.errors import ModelTimedOut
-from model_service.workers import InferencePool, InferenceTimedOut
+from model_service.models.workers import InferencePool, InferenceTimedOut
 
 Predict = Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]]
 
