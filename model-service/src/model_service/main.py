@@ -41,7 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(registry.load_all)
             async with follow_repository(app, registry) as repository:
                 plane = DataPlane(registry)
-                state = ServiceState(settings, pool, registry, repository, plane)
+                state = ServiceState(
+                    settings=settings,
+                    pool=pool,
+                    registry=registry,
+                    repository=repository,
+                    plane=plane,
+                )
                 keep_state(app, state)
                 yield
         finally:
