@@ -65,7 +65,7 @@ ENV MODEL_HOST=0.0.0.0
 # verified (their passes recorded in .verified/, so a replica's first start loads them at once);
 # a new compose volume starts as a copy of this folder.
 RUN python3 -m model_service.demo_models /app/models \
-    && MODEL_MODELS_DIR=/app/models python3 -m model_service.verify_store \
+    && MODEL_MODELS_DIR=/app/models python3 -m model_service.models.verify_store \
     && chown -R 10001:10001 /app/models
 USER 10001:10001
 EXPOSE 8002

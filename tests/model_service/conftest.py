@@ -9,7 +9,7 @@ import pytest
 
 from model_service.config import Settings
 from model_service.main import create_app
-from model_service.verify import verify_bundles
+from model_service.models.verify import verify_bundles
 from tests.conftest import serve_in_process
 
 

@@ -10,9 +10,9 @@ import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
-from model_service.bundles import BundleError, load_bundle
 from model_service.config import Settings
 from model_service.main import create_app
+from model_service.models.bundles import BundleError, load_bundle
 from tests.conftest import INTERNAL, serve_in_process
 
 pytestmark = pytest.mark.anyio

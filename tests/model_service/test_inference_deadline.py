@@ -13,9 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 from model_service.config import Settings
+from model_service.deps import state_of
 from model_service.main import create_app
-from model_service.registry import Registry
-from model_service.workers import InferencePool, InferenceTimedOut
+from model_service.models.registry import Registry
+from model_service.models.workers import InferencePool, InferenceTimedOut
 from tests.conftest import INTERNAL, serve_in_process
 from tests.model_service.hanging import RELEASE, TRIGGER, HangsOnTrigger
 from tests.model_service.test_predict import CUSTOMER, SETOSA
@@ -50,8 +51,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _registry(app: FastAPI) -> Registry:
-    registry: Registry = app.state.registry
-    return registry
+    return state_of(app).registry
 
 
 async def predict(client: httpx.AsyncClient, name: str, *rows: dict[str, Any]) -> httpx.Response:

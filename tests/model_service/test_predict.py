@@ -239,3 +239,46 @@ async def test_metrics_count_errors_and_out_of_range_inputs(models: httpx.AsyncC
     assert drift + 'model="iris",version="1"} 1.0' in text
     assert 'servir_model_errors_total{kind="invalid_input",model="iris",version="1"} 1.0' in text
     assert "servir_model_request_seconds_bucket" in text
+
+
+PREDICT_PATHS = ["/models/iris/predict", "/models/iris/versions/1/predict", "/models/nope/predict"]
+NOT_POST = ["GET", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]
+
+
+async def test_a_predict_path_answers_other_methods_405_allowing_post(
+    models: httpx.AsyncClient,
+) -> None:
+    for path in PREDICT_PATHS:
+        for method in NOT_POST:
+            response = await models.request(method, path, headers=INTERNAL)
+            assert response.status_code == 405
+            assert response.headers["allow"] == "POST"
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json() == {
+                "type": "about:blank",
+                "title": "Method Not Allowed",
+                "status": 405,
+                "detail": f"{method} is not allowed on {path}.",
+                "instance": path,
+                "request_id": response.headers["x-request-id"],
+            }
+        response = await models.head(path, headers=INTERNAL)
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_predict_path_with_a_trailing_slash_redirects_to_the_path_without(
+    models: httpx.AsyncClient,
+) -> None:
+    redirects = {
+        "/models/iris/predict/": "/models/iris/predict",
+        "/models/iris/versions/1/predict/?x=1": "/models/iris/versions/1/predict?x=1",
+        "/models/nope/predict//": "/models/nope/predict",
+    }
+    for path, target in redirects.items():
+        for method in ["POST", "GET"]:
+            response = await models.request(method, path, headers=INTERNAL, json={})
+            assert response.status_code == 307
+            assert response.headers["location"] == str(models.base_url).rstrip("/") + target
+            assert response.content == b""

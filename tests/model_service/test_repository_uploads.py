@@ -14,8 +14,8 @@ import pytest
 from model_service.config import Settings
 from model_service.errors import ContentTooLarge
 from model_service.main import create_app
-from model_service.store import ModelStore
-from model_service.uploads import refuse_declared_size
+from model_service.repository.store import ModelStore
+from model_service.repository.uploads import refuse_declared_size
 from tests.conftest import serve_in_process
 from tests.model_service.test_repository import (
     ADMIN,

@@ -26,8 +26,8 @@ from sklearn.preprocessing import (
 )
 from sklearn.tree import DecisionTreeRegressor
 
-from model_service.validation import StructureError, validate_estimator
-from model_service.ziplimits import ZipLimitError, check_zip_directory
+from model_service.models.validation import StructureError, validate_estimator
+from model_service.models.ziplimits import ZipLimitError, check_zip_directory
 
 ROWS = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0], [2.0, 2.0, 0.0], [3.0, 1.0, 1.0]])
 THREE = np.array(["a", "b", "c", "a"])

@@ -12,9 +12,9 @@ import pytest
 import skops.io as sio
 from sklearn.naive_bayes import GaussianNB
 
-from model_service import verify
 from model_service.config import Settings
 from model_service.main import create_app
+from model_service.models import verify
 from tests.conftest import serve_in_process
 from tests.model_service import crafted
 
@@ -83,7 +83,7 @@ def test_the_child_memory_limit_stops_what_the_zip_limits_let_through(fresh_stor
 def test_verify_store_records_passes_and_names_refusals(fresh_store: Path) -> None:
     model = GaussianNB().fit(crafted.ROWS, crafted.LABELS)
     crafted.estimator_bundle(fresh_store, "bayes", model)
-    command = [sys.executable, "-m", "model_service.verify_store"]
+    command = [sys.executable, "-m", "model_service.models.verify_store"]
     env = {**os.environ, "MODEL_MODELS_DIR": str(fresh_store)}
     done = subprocess.run(
         command, check=False, env=env, capture_output=True, text=True, timeout=120

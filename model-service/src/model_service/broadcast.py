@@ -83,8 +83,9 @@ class RepositoryFeed:
 
 
 @asynccontextmanager
-async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[None]:
-    """Serve the repository API (`app.state.repository`) and follow the other replicas."""
+async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[ModelRepository]:
+    """This replica's side of the repository (for the service's state), following the other
+    replicas while the context lasts."""
     settings = registry.settings
     repository = ModelRepository(
         registry=registry,
@@ -92,7 +93,6 @@ async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[N
         redis=app.state.redis,
         replica_id=uuid.uuid4().hex,
     )
-    app.state.repository = repository
     feed = RepositoryFeed(
         repository=repository,
         redis_url=settings.redis_url,
@@ -100,7 +100,7 @@ async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[N
     )
     task = asyncio.create_task(feed.run(), name="repository-feed")
     try:
-        yield
+        yield repository
     finally:
         task.cancel()
         with suppress(asyncio.CancelledError):

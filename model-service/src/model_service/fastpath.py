@@ -1,51 +1,78 @@
-"""The prediction hot path as plain ASGI, in front of FastAPI's router.
+"""The prediction endpoints as plain ASGI, in front of FastAPI's router.
 
 FastAPI's generic machinery (routing, dependencies, exception middlewares) costs more per
 request than validating and batching a one-row prediction; PERFORMANCE.md measured it at ~5x the
-HTTP floor. `POST /models/{name}[/versions/{version}]/predict` is served here, inside the shared
-ServiceMiddleware (request id, internal-token guard, access log), with the same domain code and
-error bodies as the FastAPI route, which stays for the OpenAPI document.
+HTTP floor. `POST /models/{name}[/versions/{version}]/predict` is served here alone, inside the
+shared ServiceMiddleware (request id, internal-token guard, access log): it asks the data plane
+and renders its errors as problem+json. What the router answered for these paths, it answers
+too: 405 allowing POST for another method, a redirect for trailing slashes. The OpenAPI
+document describes them per model (openapi.py).
 """
 
 import re
 
-from starlette.responses import Response
+from starlette.datastructures import URL
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from model_service.registry import Registry
-from model_service.routes.models import predict_with
+from model_service.deps import state_of
 from servir_runtime.bodies import read_body, require_json
-from servir_runtime.problems import ServiceError
+from servir_runtime.problems import ServiceError, problem_response
 
-PREDICT = re.compile(r"^/models/([^/]+)(?:/versions/([^/]+))?/predict$")
+# Name, version (or None) and any trailing slashes.
+PREDICT = re.compile(r"^/models/([^/]+)(?:/versions/([^/]+))?/predict(/*)$")
 JSON = "application/json"
+ALLOW = {"Allow": "POST"}
 
 
 class PredictFastPath:
-    """Serves predictions without FastAPI's router; everything else passes through."""
+    """Serves the predict paths without FastAPI's router; everything else passes through."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a predict request, or hand the request on."""
+        """Serve a predict path, or hand the request on."""
         match = PREDICT.match(scope["path"]) if scope["type"] == "http" else None
-        if match is None or scope["method"] != "POST":
+        if match is None:
             await self.app(scope, receive, send)
             return
-        registry: Registry = scope["app"].state.registry
+        if match.group(3):
+            response: Response = _without_slashes(scope)
+        elif scope["method"] != "POST":
+            response = _not_allowed(scope)
+        else:
+            response = await self._predict(scope, receive, match.group(1), match.group(2))
+        await response(scope, receive, send)
+
+    async def _predict(
+        self, scope: Scope, receive: Receive, name: str, version: str | None
+    ) -> Response:
+        plane = state_of(scope["app"]).plane
         try:
-            model = registry.get(match.group(1), match.group(2))
+            model = plane.model(name, version)
             require_json(_content_type(scope))
             body = await read_body(
                 scope, receive, limit=self.max_body_bytes, setting="MODEL_MAX_BODY_BYTES"
             )
-            response = Response(await predict_with(model, body, registry.metrics), media_type=JSON)
+            return Response(await plane.predict(model, body), media_type=JSON)
         except ServiceError as exc:
-            response = exc.response(scope["path"])
-        await response(scope, receive, send)
+            return exc.response(scope["path"])
 
 
 def _content_type(scope: Scope) -> str | None:
     return next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), None)
+
+
+def _without_slashes(scope: Scope) -> Response:
+    """307 to the path without its trailing slashes, as Starlette's router redirects."""
+    target = {**scope, "path": scope["path"].rstrip("/")}
+    return RedirectResponse(url=str(URL(scope=target)))
+
+
+def _not_allowed(scope: Scope) -> Response:
+    """405 allowing POST, as the router's problem handler answers for a method a path lacks."""
+    method, path = scope["method"], scope["path"]
+    detail = f"{method} is not allowed on {path}."
+    return problem_response(status=405, detail=detail, instance=path, headers=ALLOW)

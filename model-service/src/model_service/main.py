@@ -11,14 +11,17 @@ from starlette.middleware import Middleware
 from model_service.broadcast import follow_repository
 from model_service.config import Settings
 from model_service.fastpath import PredictFastPath
-from model_service.imports import import_bundles
+from model_service.inference import DataPlane
 from model_service.metrics import ModelMetrics
+from model_service.models.registry import Registry
+from model_service.models.workers import InferencePool
 from model_service.openapi import ModelPaths
-from model_service.registry import Registry
+from model_service.repository.imports import import_bundles
+from model_service.repository.store import ModelStore
 from model_service.routes import routers
-from model_service.store import ModelStore
-from model_service.workers import InferencePool
+from model_service.state import ServiceState
 from servir_runtime.app import build_service_app
+from servir_runtime.state import keep_state
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,8 +39,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 importing = partial(import_bundles, source=settings.import_dir, store=store)
                 await anyio.to_thread.run_sync(importing)
             await anyio.to_thread.run_sync(registry.load_all)
-            app.state.registry = registry
-            async with follow_repository(app, registry):
+            async with follow_repository(app, registry) as repository:
+                plane = DataPlane(registry)
+                state = ServiceState(
+                    settings=settings,
+                    pool=pool,
+                    registry=registry,
+                    repository=repository,
+                    plane=plane,
+                )
+                keep_state(app, state)
                 yield
         finally:
             pool.shutdown()

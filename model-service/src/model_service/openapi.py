@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from model_service.registry import Registry
+from model_service.deps import registry_if_started
+from model_service.models.registry import Registry
 from shared_schemas.inference import PredictResponse
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
 
@@ -89,7 +90,8 @@ def add_model_paths(schema: dict[str, Any], registry: Registry) -> dict[str, Any
     paths = schema.setdefault("paths", {})
     for name in sorted(registry.models):
         default = registry.get(name)
-        for version, model in sorted(registry.models[name].items(), key=lambda v: int(v[0])):
+        for version in registry.versions(name):
+            model = registry.get(name, version)
             request = _add_request_schema(components, model.schemas.request, version)
             operation = _predict_operation(name, request, version)
             paths[f"/models/{name}/versions/{version}/predict"] = {"post": operation}
@@ -107,7 +109,7 @@ class ModelPaths:
         self.document: dict[str, Any] | None = None
 
     def __call__(self, app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
-        registry: Registry | None = getattr(app.state, "registry", None)
+        registry = registry_if_started(app)
         generation = registry.generation if registry is not None else None
         if self.document is None or self.generation != generation:
             document = copy.deepcopy(schema)

@@ -6,7 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from model_service.deps import RedisDep, RegistryDep
 from model_service.errors import EMPTY_OK
-from model_service.registry import READY
+from model_service.models.registry import READY
 from servir_runtime.redis_client import redis_check
 from shared_schemas.health import CHECK_OK, Readiness, ReadinessStatus
 from shared_schemas.inference import V2ServerMetadata

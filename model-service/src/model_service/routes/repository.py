@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from model_service.deps import ActorDep, RegistryDep, RepositoryDep
-from model_service.registry import ModelVersion, Registry
-from model_service.uploads import FIELD
+from model_service.models.registry import ModelVersion, Registry
+from model_service.repository.uploads import FIELD
 from servir_runtime.audit import audit
 from shared_schemas.inference import ModelMetadata, RepositoryIndexEntry, RepositoryIndexRequest
 
@@ -57,7 +57,7 @@ LOADED: dict[int | str, dict[str, Any]] = {
 
 def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata:
     manifest = loaded.manifest
-    versions = sorted(registry.models.get(manifest.name, {}), key=int)
+    versions = registry.versions(manifest.name)
     return ModelMetadata(
         name=manifest.name,
         versions=versions,

@@ -11,11 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from model_service.deps import RegistryDep
+from model_service.config import Settings
+from model_service.deps import PlaneDep, SettingsDep
 from model_service.errors import EMPTY_OK, MODEL_LOOKUP_ERRORS
-from model_service.registry import Registry
-from model_service.v2codec import HEADER_LENGTH, UnsupportedEncoding
-from model_service.v2infer import InferCall, infer, model_metadata
+from model_service.inference import DataPlane
+from model_service.v2.codec import HEADER_LENGTH, UnsupportedEncoding
 from servir_runtime.bodies import read_body, require_json
 from shared_schemas.inference import V2InferenceRequest, V2InferenceResponse, V2ModelMetadata
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
@@ -65,29 +65,23 @@ INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
 READY_RESPONSES = {**EMPTY_OK, **MODEL_LOOKUP_ERRORS}
 
 
-def _versions(registry: Registry, name: str) -> list[str]:
-    return sorted(registry.models.get(name, {}), key=int)
-
-
 @router.get("/v2/models/{name}", responses=MODEL_LOOKUP_ERRORS)
-async def v2_model_metadata(name: str, registry: RegistryDep) -> V2ModelMetadata:
+async def v2_model_metadata(name: str, plane: PlaneDep) -> V2ModelMetadata:
     """The default version's tensors (input FP64, FP32 and INT64 accepted too; BYTES for
     category models) and every loaded version."""
-    return model_metadata(registry.get(name), _versions(registry, name))
+    return plane.v2_metadata(name)
 
 
 @router.get("/v2/models/{name}/versions/{version}", responses=MODEL_LOOKUP_ERRORS)
-async def v2_model_version_metadata(
-    name: str, version: str, registry: RegistryDep
-) -> V2ModelMetadata:
+async def v2_model_version_metadata(name: str, version: str, plane: PlaneDep) -> V2ModelMetadata:
     """One version's input and output tensors."""
-    return model_metadata(registry.get(name, version), [version])
+    return plane.v2_metadata(name, version)
 
 
 @router.get("/v2/models/{name}/ready", response_class=Response, responses=READY_RESPONSES)
-async def v2_model_ready(name: str, registry: RegistryDep) -> Response:
+async def v2_model_ready(name: str, plane: PlaneDep) -> Response:
     """200 when the model can serve; 404 unknown, 503 failed to load."""
-    registry.get(name)
+    plane.model(name)
     return Response(status_code=200)
 
 
@@ -96,31 +90,33 @@ async def v2_model_ready(name: str, registry: RegistryDep) -> Response:
     response_class=Response,
     responses=READY_RESPONSES,
 )
-async def v2_model_version_ready(name: str, version: str, registry: RegistryDep) -> Response:
+async def v2_model_version_ready(name: str, version: str, plane: PlaneDep) -> Response:
     """200 when this version can serve; 404 unknown, 503 failed to load."""
-    registry.get(name, version)
+    plane.model(name, version)
     return Response(status_code=200)
 
 
-async def _infer(request: Request, registry: Registry, name: str, version: str | None) -> Response:
+async def _infer(
+    request: Request, plane: DataPlane, settings: Settings, name: str, version: str | None
+) -> Response:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in {"identity", ""}:
         raise UnsupportedEncoding(f"Content-Encoding {encoding} is not supported; send it plain.")
-    model = registry.get(name, version)
+    model = plane.model(name, version)
     require_json(request.headers.get("content-type"), also=V2_BODY_TYPES)
-    call = InferCall(
-        body=await read_body(
-            request.scope,
-            request.receive,
-            limit=registry.settings.max_body_bytes,
-            setting="MODEL_MAX_BODY_BYTES",
-        ),
+    body = await read_body(
+        request.scope,
+        request.receive,
+        limit=settings.max_body_bytes,
+        setting="MODEL_MAX_BODY_BYTES",
+    )
+    answer, headers = await plane.infer(
+        model,
+        body,
         header_length=request.headers.get(HEADER_LENGTH),
         request_id=request.state.request_id,
-        max_rows=registry.settings.max_rows,
     )
-    body, headers = await infer(model, call, registry.metrics)
-    return Response(body, headers=headers)
+    return Response(answer, headers=headers)
 
 
 @router.post(
@@ -129,9 +125,9 @@ async def _infer(request: Request, registry: Registry, name: str, version: str |
     responses=INFER_RESPONSES,
     openapi_extra=INFER_DOC,
 )
-async def v2_infer(name: str, request: Request, registry: RegistryDep) -> Response:
+async def v2_infer(name: str, request: Request, plane: PlaneDep, settings: SettingsDep) -> Response:
     """Inference with the model's default (highest) version."""
-    return await _infer(request, registry, name, None)
+    return await _infer(request, plane, settings, name, None)
 
 
 @router.post(
@@ -141,7 +137,7 @@ async def v2_infer(name: str, request: Request, registry: RegistryDep) -> Respon
     openapi_extra=INFER_DOC,
 )
 async def v2_infer_version(
-    name: str, version: str, request: Request, registry: RegistryDep
+    name: str, version: str, request: Request, plane: PlaneDep, settings: SettingsDep
 ) -> Response:
     """Inference with one version of the model."""
-    return await _infer(request, registry, name, version)
+    return await _infer(request, plane, settings, name, version)

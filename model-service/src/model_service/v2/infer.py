@@ -6,7 +6,6 @@ asked, classifiers only). Tensor problems are 400, body schema problems 422, mor
 `MODEL_MAX_ROWS` 422.
 """
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,15 +13,15 @@ from pydantic import ValidationError
 
 from model_service.errors import InvalidInput, RowsRefused
 from model_service.metrics import ModelMetrics
-from model_service.registry import ModelVersion
-from model_service.tensors import (
+from model_service.models.registry import ModelVersion
+from model_service.v2.codec import OutputTensor, binary_parts, render, split_body, tensor_array
+from model_service.v2.tensors import (
     BadTensor,
     check_datatype,
     rows_from_numbers,
     rows_from_strings,
     spec_of,
 )
-from model_service.v2codec import OutputTensor, binary_parts, render, split_body, tensor_array
 from shared_schemas.inference import (
     Parameters,
     V2Datatype,
@@ -82,25 +81,7 @@ class InferCall:
 async def infer(
     model: ModelVersion, call: InferCall, metrics: ModelMetrics
 ) -> tuple[bytes, dict[str, str]]:
-    """Validate, predict (batched) and render, counting the request in the model's metrics."""
-    labels = _labels(model)
-    metrics.requests.labels(*labels).inc()
-    started = time.perf_counter()
-    try:
-        answer = await _infer(model, call, metrics)
-    except (BadTensor, InvalidInput):
-        metrics.errors.labels(*labels, "invalid_input").inc()
-        raise
-    except Exception:
-        metrics.errors.labels(*labels, "model_failed").inc()
-        raise
-    metrics.latency.labels(*labels).observe(time.perf_counter() - started)
-    return answer
-
-
-async def _infer(
-    model: ModelVersion, call: InferCall, metrics: ModelMetrics
-) -> tuple[bytes, dict[str, str]]:
+    """Decode, predict (batched) and render: the response body and its headers."""
     header, binary = split_body(call.body, call.header_length)
     request = _parse(header)
     if len(request.inputs) != 1 or request.inputs[0].name != INPUT:

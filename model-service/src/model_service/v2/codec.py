@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from model_service.tensors import NUMERIC_DATATYPES, BadTensor
+from model_service.v2.tensors import NUMERIC_DATATYPES, BadTensor
 from servir_runtime.bodies import byte_count
 from servir_runtime.problems import ServiceError
 from shared_schemas.inference import V2RequestInput

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from model_service.validators import (
+from model_service.models.validators import (
     StructureError,
     check_dummy,
     check_encoder,

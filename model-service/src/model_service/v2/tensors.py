@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from model_service.registry import ModelVersion
-from model_service.schemas import bounds
+from model_service.models.registry import ModelVersion
+from model_service.models.schemas import bounds
 from servir_runtime.problems import ServiceError
 from shared_schemas.inference import V2Datatype
 

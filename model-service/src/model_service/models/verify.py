@@ -26,8 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model_service.bundles import Bundle, BundleError, check_files, load_bundle, manifest_bytes
 from model_service.config import Settings
+from model_service.models.bundles import (
+    Bundle,
+    BundleError,
+    check_files,
+    load_bundle,
+    manifest_bytes,
+)
 
 logger = logging.getLogger("servir.models")
 
@@ -141,7 +147,7 @@ def _run_child(folders: dict[Path, str], settings: Settings) -> dict[Path, str |
     fields = settings.model_dump(mode="json", include=set(CHILD_FIELDS))
     request = json.dumps({"settings": fields, "folders": [str(f) for f in folders]}).encode()
     process = subprocess.Popen(
-        [sys.executable, "-m", "model_service.verify_child"],
+        [sys.executable, "-m", "model_service.models.verify_child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env={**os.environ, **CHILD_ENV},  # stderr: the service's own, for a traceback

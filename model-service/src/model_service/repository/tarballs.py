@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from model_service.bundles import MANIFEST, PICKLE_FILES
 from model_service.errors import BadBundle, ContentTooLarge
+from model_service.models.bundles import MANIFEST, PICKLE_FILES
 from shared_schemas.inference import Manifest
 
 MODEL_FILES = frozenset({"model.skops", *PICKLE_FILES})

@@ -17,9 +17,9 @@ from redis.exceptions import RedisError
 
 from model_service import redis_keys
 from model_service.errors import BadBundle, NotFound
-from model_service.registry import ModelVersion, Registry
-from model_service.store import ModelStore
-from model_service.uploads import receive_upload
+from model_service.models.registry import ModelVersion, Registry
+from model_service.repository.store import ModelStore
+from model_service.repository.uploads import receive_upload
 from servir_runtime.problems import ServiceError
 from shared_schemas.inference import RepositoryAction, RepositoryEvent, RepositoryIndexEntry
 

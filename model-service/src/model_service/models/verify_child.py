@@ -1,4 +1,4 @@
-"""`python -m model_service.verify_child`: verify bundles for the service (verify.py).
+"""`python -m model_service.models.verify_child`: verify bundles for the service (verify.py).
 
 Reads the settings and the folders as JSON on stdin; limits its own address space and CPU;
 says `ready` once its imports are done, then one JSON line per folder: the sha256 of the
@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from model_service.bundles import BundleError, load_bundle, manifest_bytes
-from model_service.canary import predict_canary
 from model_service.config import Settings
+from model_service.models.bundles import BundleError, load_bundle, manifest_bytes
+from model_service.models.canary import predict_canary
 
 
 def _verify_one(folder: Path, settings: Settings) -> dict[str, Any]:

@@ -13,13 +13,14 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 
 from model_service.errors import ModelTimedOut
-from model_service.workers import InferencePool, InferenceTimedOut
+from model_service.models.workers import InferencePool, InferenceTimedOut
 
 Predict = Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]]
 
@@ -50,6 +51,7 @@ class BatchQueue:
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000
         self.pending: deque[_Request] = deque()
+        self.arrival = asyncio.Event()  # set by each newcomer, so the gatherer wakes at once
         self.running = False
         self.on_batch: Callable[[int], None] | None = None  # metrics: rows per batch
         self.on_timeout: Callable[[], None] | None = None  # the registry takes the version out
@@ -65,6 +67,7 @@ class BatchQueue:
             asyncio.get_running_loop().create_future()
         )
         self.pending.append(_Request(rows, proba, future))
+        self.arrival.set()
         if not self.running:
             self.running = True
             asyncio.get_running_loop().create_task(self._drain())
@@ -82,12 +85,17 @@ class BatchQueue:
             self.running = False
 
     async def _gather_company(self) -> None:
+        # Woken by each arrival to count the rows, and by the window's end (a timer that fires
+        # early, as uvloop's millisecond ones may, only goes round the loop again).
         deadline = self.pending[0].arrived + self.max_wait
         while self._pending_rows() < self.max_batch_size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            await asyncio.sleep(min(remaining, 0.0005))
+            self.arrival.clear()
+            with suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self.arrival.wait()
 
     def _pending_rows(self) -> int:
         return sum(len(request.rows) for request in self.pending)

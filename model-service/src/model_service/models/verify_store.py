@@ -1,4 +1,4 @@
-"""`python -m model_service.verify_store`: verify every bundle in `MODEL_MODELS_DIR` now.
+"""`python -m model_service.models.verify_store`: verify every bundle in `MODEL_MODELS_DIR` now.
 
 The image runs it after training the demo bundles, so a new model-store volume starts with their
 passes recorded and a replica's first start loads them at once instead of spending a child's
@@ -8,8 +8,8 @@ Python start on them. Exits 1 naming each bundle refused.
 import sys
 
 from model_service.config import Settings
-from model_service.registry import bundle_folders
-from model_service.verify import verify_bundles
+from model_service.models.registry import bundle_folders
+from model_service.models.verify import verify_bundles
 
 
 def main() -> int:

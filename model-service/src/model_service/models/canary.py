@@ -5,8 +5,8 @@ import json
 import math
 from typing import Any
 
-from model_service.bundles import Bundle
-from model_service.schemas import bounds, build_schemas
+from model_service.models.bundles import Bundle
+from model_service.models.schemas import bounds, build_schemas
 from shared_schemas.inference import FeatureSpec
 
 

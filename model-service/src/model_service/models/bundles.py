@@ -19,8 +19,8 @@ import skops.io as sio
 from pydantic import ValidationError
 
 from model_service.config import Settings
-from model_service.validation import StructureError, validate_estimator
-from model_service.ziplimits import ZipLimitError, check_zip_directory
+from model_service.models.validation import StructureError, validate_estimator
+from model_service.models.ziplimits import ZipLimitError, check_zip_directory
 from shared_schemas.inference import Manifest
 
 MANIFEST = "manifest.json"

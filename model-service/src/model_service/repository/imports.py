@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from model_service.errors import NotFound
-from model_service.store import ModelStore
+from model_service.repository.store import ModelStore
 
 logger = logging.getLogger("servir.models")
 

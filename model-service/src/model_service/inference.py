@@ -1,0 +1,122 @@
+"""Inference over the registry, whatever carried the request (MLServer's data plane).
+
+The predict fast path, the FastAPI routes and the Open Inference Protocol routes all come here:
+look a model up, predict with JSON records or a V2 request, count it in the model's metrics.
+Nothing here knows HTTP: failures are the service's errors, which each transport renders as
+problem+json.
+"""
+
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import ValidationError
+
+from model_service.errors import InvalidInput
+from model_service.metrics import ModelMetrics
+from model_service.models.registry import ModelVersion, Registry
+from model_service.v2.infer import InferCall, infer, model_metadata
+from model_service.v2.tensors import BadTensor
+from shared_schemas.inference import ModelMetadata, ModelSummary, V2ModelMetadata
+from shared_schemas.problems import FieldError, field_error
+
+Answer = TypeVar("Answer")
+# What the caller sent wrong (counted as `invalid_input`); anything else is the model's failure.
+CALLER_ERRORS = (InvalidInput, BadTensor)
+
+
+class DataPlane:
+    """The models this replica serves, as the protocols ask for them."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.metrics = registry.metrics
+
+    def model(self, name: str, version: str | None = None) -> ModelVersion:
+        """A servable version (the highest when none is named); 404 or 503 otherwise."""
+        return self.registry.get(name, version)
+
+    def summaries(self) -> list[ModelSummary]:
+        """Every model this replica serves."""
+        return self.registry.summaries()
+
+    def metadata(self, name: str) -> ModelMetadata:
+        """A model's versions, features, classes and instance schema."""
+        return self.registry.metadata(name)
+
+    def v2_metadata(self, name: str, version: str | None = None) -> V2ModelMetadata:
+        """A version's tensors (the default's, with every loaded version, when none is named)."""
+        model = self.registry.get(name, version)
+        versions = [version] if version is not None else self.registry.versions(name)
+        return model_metadata(model, versions)
+
+    async def predict(self, model: ModelVersion, body: bytes) -> bytes:
+        """JSON records in, predictions (and probabilities when asked) out, as JSON."""
+        return await self._counted(model, _predict_records(model, body, self.metrics))
+
+    async def infer(
+        self, model: ModelVersion, body: bytes, *, header_length: str | None, request_id: str
+    ) -> tuple[bytes, dict[str, str]]:
+        """An Open Inference Protocol request (JSON or binary tensors); the body and headers."""
+        call = InferCall(
+            body=body,
+            header_length=header_length,
+            request_id=request_id,
+            max_rows=self.registry.settings.max_rows,
+        )
+        return await self._counted(model, infer(model, call, self.metrics))
+
+    async def _counted(self, model: ModelVersion, work: Coroutine[Any, Any, Answer]) -> Answer:
+        """`work`'s answer, counted in the model's requests, errors and latency."""
+        labels = (model.manifest.name, model.manifest.version)
+        self.metrics.requests.labels(*labels).inc()
+        started = time.perf_counter()
+        try:
+            answer = await work
+        except CALLER_ERRORS:
+            self.metrics.errors.labels(*labels, "invalid_input").inc()
+            raise
+        except Exception:
+            self.metrics.errors.labels(*labels, "model_failed").inc()
+            raise
+        self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+        return answer
+
+
+async def _predict_records(model: ModelVersion, body: bytes, metrics: ModelMetrics) -> bytes:
+    """Validate against the model's own schema, predict (batched) and render."""
+    parsed = _parse_records(model, body)
+    wants_proba = bool(parsed.return_probabilities)
+    if wants_proba and not model.has_proba:
+        error = FieldError(
+            loc=["body", "return_probabilities"],
+            msg="this model has no probabilities",
+            type="value_error",
+        )
+        raise InvalidInput("This model has no probabilities.", errors=[error])
+    rows = model.schemas.to_array(parsed.instances)
+    if model.training_range is not None:
+        labels = (model.manifest.name, model.manifest.version)
+        metrics.count_out_of_range(*labels, rows, model.training_range)
+    predictions, probabilities = await model.queue.submit(rows, proba=wants_proba)
+    answer = {
+        "model": model.manifest.name,
+        "version": model.manifest.version,
+        "predictions": predictions.tolist(),
+        "probabilities": probabilities.tolist() if probabilities is not None else None,
+        "classes": model.classes,
+    }
+    return orjson.dumps(answer)
+
+
+def _parse_records(model: ModelVersion, body: bytes) -> Any:
+    try:
+        return model.schemas.request.model_validate_json(body)
+    except ValidationError as exc:
+        found = exc.errors(include_url=False, include_input=False)
+        errors = [field_error(error, prefix=["body"]) for error in found]
+        where = ", ".join(".".join(str(p) for p in e.loc[1:]) for e in errors[:5])
+        raise InvalidInput(
+            f"The request does not fit model {model.manifest.name}: {where}.", errors=errors
+        ) from None

@@ -1,0 +1,219 @@
+"""The models this replica serves: loaded bundles by name and version, and the failed ones."""
+
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_service.config import Settings
+from model_service.errors import ModelUnavailable, NotFound, RowsRefused
+from model_service.metrics import ModelMetrics, TrainingRange
+from model_service.models.batching import BatchQueue
+from model_service.models.bundles import Bundle, BundleError
+from model_service.models.schemas import ModelSchemas, build_schemas
+from model_service.models.verify import load_verified, verify_bundles
+from model_service.models.workers import InferencePool
+from shared_schemas.inference import Manifest, ModelMetadata, ModelSummary
+
+logger = logging.getLogger("servir.models")
+READY = "ready"
+
+
+@dataclass
+class ModelVersion:
+    """One loaded version: its manifest, estimator, generated schemas and batch queue."""
+
+    manifest: Manifest
+    estimator: Any
+    schemas: ModelSchemas
+    classes: list[Any] | None = None
+    # Training ranges of numeric features, for the drift counters.
+    training_range: TrainingRange | None = None
+    queue: BatchQueue = field(init=False)
+
+    @property
+    def has_proba(self) -> bool:
+        """Whether the estimator can answer probabilities."""
+        return hasattr(self.estimator, "predict_proba")
+
+    def predict(self, rows: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run the estimator (in a worker thread, called by the batch queue)."""
+        try:
+            predictions = np.asarray(self.estimator.predict(rows))
+            proba_wanted = proba and self.has_proba
+            probabilities = self.estimator.predict_proba(rows) if proba_wanted else None
+        except (ValueError, RuntimeWarning) as exc:  # the warning: numpy's overflow, when raised
+            raise RowsRefused(str(exc)) from exc
+        return predictions, probabilities
+
+
+def _version_key(version: str) -> int:
+    return int(version)
+
+
+def bundle_folders(root: Path) -> list[Path]:
+    """Every `<name>/<version>` folder in a model store."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.glob("*/*") if p.is_dir() and not p.name.startswith("."))
+
+
+class Registry:
+    """Loaded model versions by name; failures by `name/version` with their reasons."""
+
+    def __init__(self, settings: Settings, pool: InferencePool, metrics: ModelMetrics) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.metrics = metrics
+        self.models: dict[str, dict[str, ModelVersion]] = {}
+        self.failures: dict[str, str] = {}
+        self.generation = 0  # moves on every change, so the OpenAPI document is rebuilt
+
+    def bundle_folders(self) -> list[Path]:
+        """Every `<name>/<version>` folder in the model store."""
+        return bundle_folders(self.settings.models_dir)
+
+    def load_all(self) -> None:
+        """Load every bundle in the store; a bad one is recorded, never raised."""
+        # One child verifies every bundle without a recorded pass (one Python start, not one
+        # per bundle); each then loads here from its pass, or fails with the child's reason.
+        folders = self.bundle_folders()
+        refused = verify_bundles(folders, self.settings)
+        for folder in folders:
+            self.load(folder.parent.name, folder.name, refused=refused.get(folder))
+
+    def load(self, name: str, version: str, *, refused: str | None = None) -> ModelVersion | None:
+        """(Re)load one version from the store, swapping it in atomically; None if it failed
+        (or was `refused` by a verification already run)."""
+        key = f"{name}/{version}"
+        try:
+            if refused is not None:
+                raise BundleError(refused)
+            bundle = load_verified(self.settings.models_dir / name / version, self.settings)
+        except BundleError as exc:
+            self.failures[key] = str(exc)
+            self._drop(name, version)
+            logger.warning("model failed to load", extra={"model": key, "reason": str(exc)})
+            return None
+        loaded = self._serve(bundle)
+        self.models.setdefault(name, {})[version] = loaded
+        self.failures.pop(key, None)
+        self.generation += 1
+        logger.info("model loaded", extra={"model": key})
+        return loaded
+
+    def _serve(self, bundle: Bundle) -> ModelVersion:
+        manifest = bundle.manifest
+        classes = getattr(bundle.estimator, "classes_", None)
+        loaded = ModelVersion(
+            manifest=manifest,
+            estimator=bundle.estimator,
+            schemas=build_schemas(manifest, max_rows=self.settings.max_rows),
+            classes=np.asarray(classes).tolist() if classes is not None else None,
+            training_range=TrainingRange.of(manifest),
+        )
+        wait = manifest.max_wait_ms
+        loaded.queue = BatchQueue(
+            loaded.predict,
+            pool=self.pool,
+            deadline_seconds=self.settings.inference_timeout_seconds,
+            max_batch_size=manifest.max_batch_size or self.settings.max_batch_size,
+            max_wait_ms=wait if wait is not None else self.settings.max_wait_ms,
+        )
+        loaded.queue.on_batch = self.metrics.batch_rows.labels(
+            manifest.name, manifest.version
+        ).observe
+        loaded.queue.on_timeout = partial(self._timed_out, loaded)
+        return loaded
+
+    def _timed_out(self, loaded: ModelVersion) -> None:
+        """Take a version whose predict overran the deadline out of service, until reloaded."""
+        name, version = loaded.manifest.name, loaded.manifest.version
+        self.metrics.inference_timeouts.labels(name, version).inc()
+        if self.models.get(name, {}).get(version) is not loaded:
+            return  # reloaded or unloaded meanwhile: the new one has its own queue
+        key = f"{name}/{version}"
+        deadline = self.settings.inference_timeout_seconds
+        self.failures[key] = (
+            f"inference overran its {deadline:g} s deadline (MODEL_INFERENCE_TIMEOUT_SECONDS); "
+            "load the model again to serve it"
+        )
+        self._drop(name, version)
+        logger.error("model taken out of service", extra={"model": key, "reason": "deadline"})
+
+    def unload(self, name: str, version: str | None = None) -> None:
+        """Stop serving a version (or every version of `name`)."""
+        if name not in self.models and not any(k.startswith(f"{name}/") for k in self.failures):
+            raise NotFound(f"No model named {name}.")
+        versions = [version] if version is not None else list(self.models.get(name, {}))
+        for each in versions:
+            self._drop(name, each)
+            self.failures.pop(f"{name}/{each}", None)
+
+    def _drop(self, name: str, version: str) -> None:
+        versions = self.models.get(name, {})
+        if versions.pop(version, None) is not None:
+            self.generation += 1
+        if not versions:
+            self.models.pop(name, None)
+
+    def get(self, name: str, version: str | None = None) -> ModelVersion:
+        """A servable version (the highest when none is named); 404 or 503 otherwise."""
+        versions = self.models.get(name)
+        if not versions:
+            self._raise_missing(name, version)
+        chosen = version or max(versions, key=_version_key)  # type: ignore[arg-type]
+        loaded = versions.get(chosen) if versions else None
+        if loaded is None:
+            self._raise_missing(name, version)
+        return loaded  # type: ignore[return-value]
+
+    def _raise_missing(self, name: str, version: str | None) -> None:
+        key = f"{name}/{version}" if version else None
+        failed = {
+            k: v
+            for k, v in self.failures.items()
+            if k == key or (key is None and k.startswith(f"{name}/"))
+        }
+        if failed:
+            reasons = "; ".join(f"{k}: {v}" for k, v in sorted(failed.items()))
+            raise ModelUnavailable(f"The model cannot serve: {reasons}.")
+        what = f"{name} version {version}" if version else name
+        raise NotFound(f"No model {what}.")
+
+    def versions(self, name: str) -> list[str]:
+        """The versions of `name` that serve, oldest first (none when it serves none)."""
+        return sorted(self.models.get(name, {}), key=_version_key)
+
+    def summaries(self) -> list[ModelSummary]:
+        """`GET /models`."""
+        return [self._summary(name) for name in sorted(self.models)]
+
+    def _summary(self, name: str) -> ModelSummary:
+        latest = self.get(name)
+        return ModelSummary(
+            name=name,
+            versions=self.versions(name),
+            default_version=latest.manifest.version,
+            task=latest.manifest.task,
+            description=latest.manifest.description,
+        )
+
+    def metadata(self, name: str) -> ModelMetadata:
+        """`GET /models/{name}`."""
+        latest = self.get(name)
+        summary = self._summary(name)
+        return ModelMetadata(
+            **summary.model_dump(),
+            features=latest.manifest.features,
+            classes=latest.classes,
+            input_schema=latest.schemas.instance.model_json_schema(),
+        )
+
+    def readiness(self) -> dict[str, str]:
+        """Every version this replica knows: `ready` or why not."""
+        states = {f"{n}/{v}": READY for n, versions in self.models.items() for v in versions}
+        return {**states, **self.failures}
