@@ -8,7 +8,6 @@ import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from model_service.broadcast import follow_repository
 from model_service.config import Settings
 from model_service.fastpath import PredictFastPath
 from model_service.inference import DataPlane
@@ -16,6 +15,7 @@ from model_service.metrics import ModelMetrics
 from model_service.models.registry import Registry
 from model_service.models.workers import InferencePool
 from model_service.openapi import ModelPaths
+from model_service.repository.broadcast import follow_repository
 from model_service.repository.imports import import_bundles
 from model_service.repository.store import ModelStore
 from model_service.routes import routers

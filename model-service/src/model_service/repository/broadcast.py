@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from model_service import redis_keys
-from model_service.registry import Registry
-from model_service.repository import ModelRepository
-from model_service.store import ModelStore
+from model_service.models.registry import Registry
+from model_service.repository.repository import ModelRepository
+from model_service.repository.store import ModelStore
 from servir_runtime.feed import FeedFollower, FeedTimings
 from shared_schemas.inference import RepositoryEvent
 
