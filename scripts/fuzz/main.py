@@ -27,8 +27,8 @@ from typing import Any
 import redis
 
 from auth_service.config import DEV_ADMIN_PASSWORD
-from fuzz_hooks import BUNDLE_ENV, PROTECTED_ENV
 from model_service.redis_keys import UNLOADED
+from scripts.fuzz.hooks import BUNDLE_ENV, PROTECTED_ENV
 from servir_runtime.stack import ROOT, Stack, StackError
 
 # Fuzzing time of all seeds together; with the stack's start and each seed's own, CI's
@@ -244,7 +244,3 @@ def main() -> int:
     failed = [r for r in results if r.get("exit_code") != 0]
     print("make fuzz: FAILED" if failed else "make fuzz: no failures")
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
