@@ -1,7 +1,7 @@
 """`make bench`: bounded load against the stack and a naive baseline, printed as JSON.
 
-Figures, not assertions. The servers run pinned to CPU 0 and wrk to CPU 1, as PERFORMANCE.md
-measures; each scenario gets a warm-up, then a fixed duration. The baseline
+Figures, not assertions. The servers run pinned to CPU 0 and wrk to CPU 1, so the load generator
+never takes the servers' core; each scenario gets a warm-up, then a fixed duration. The baseline
 (scripts/bench/baseline.py: plain FastAPI, Pydantic body, `predict` in the handler) serves the
 same bundles in the same run.
 """

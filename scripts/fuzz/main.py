@@ -63,7 +63,7 @@ IDENTITIES = (
 def stack_env(store: Path) -> dict[str, str]:
     """The fuzzed stack: limits that protect a real deployment would only throttle the fuzzer.
 
-    Rate limits off (API.md); the per-IP and per-account login budgets too high and too short
+    Rate limits off (docs/api.md); the per-IP and per-account login budgets too high and too short
     to trip, since every generated login comes from 127.0.0.1 and many name a fuzz identity.
     """
     return {
