@@ -87,13 +87,13 @@ test: lint typecheck compose-check redis-server browser ## lint, types, compose/
 	$(RUN) pytest $(PYTEST_FLAGS)
 
 bench: $(STAMP) redis-server wrk models ## Bounded load through the gateway and straight to the model-service; prints JSON
-	@$(RUN) python scripts/bench.py
+	@$(RUN) python -m scripts.bench
 
 soak: $(STAMP) redis-server models ## Open-loop mixed load through the gateway: 100 req/s 60 s, 3x 30 s, recovery; JSON, fails on a missed criterion
-	@$(RUN) python scripts/soak.py
+	@$(RUN) python -m scripts.soak
 
 fuzz: $(STAMP) redis-server models ## Schemathesis, every check, over the gateway's OpenAPI on a real stack (3 seeds, under 5 min)
-	@$(RUN) python scripts/fuzz.py
+	@$(RUN) python -m scripts.fuzz
 
 clean: ## Remove .venv, .data and caches
 	rm -rf $(VENV) .data .build .mypy_cache .ruff_cache .pytest_cache

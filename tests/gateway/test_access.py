@@ -1,4 +1,4 @@
-"""Every route of API.md needs what API.md says, and unknown writes need an admin."""
+"""Every route of docs/api.md needs what docs/api.md says, and unknown writes need an admin."""
 
 import pytest
 

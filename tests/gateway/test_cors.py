@@ -1,4 +1,4 @@
-"""CORS (API.md): off unless GATEWAY_CORS_ORIGINS lists origins; then only those origins."""
+"""CORS (docs/api.md): off unless GATEWAY_CORS_ORIGINS lists origins; then only those origins."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""Rate limits through the gateway (API.md): policies, headers, windows, client IPs, fallback."""
+"""Rate limits through the gateway (docs/api.md): policies, headers, windows, client IPs,
+fallback."""
 
 import asyncio
 import re

@@ -138,7 +138,7 @@ def test_a_user_deleted_mid_traffic_is_refused_from_then_on(durable: Stack) -> N
         assert any(a.status == 200 for a in mine if a.started < asked_at)  # it worked before
         first_refusal = next(a.started for a in mine if a.status == 401)
         assert all(a.status == 401 for a in mine if a.started >= first_refusal), name
-        # API.md: revocations reach the gateway within 1 s.
+        # docs/api.md: revocations reach the gateway within 1 s.
         assert all(a.status == 401 for a in mine if a.started >= deleted_at + 1.0), name
         last_served = max((a.started for a in mine if a.status == 200), default=asked_at)
         print(f"deleted user, {name}: last request served began {last_served - deleted_at:+.3f} s "

@@ -2,7 +2,7 @@
 carrying the request id (RFC 6749's error body on the token endpoint), and nothing else: no
 5xx, no hang, no request sent anywhere but the upstreams the settings name.
 
-The statuses (API.md, the services' OpenAPI documents, README "The gateway as an edge"):
+The statuses (docs/api.md, the services' OpenAPI documents, README "The gateway as an edge"):
 a body that is not JSON at all (malformed, not UTF-8, nested too deeply) → 422 like any body
 that does not fit; a body declared as another media type → 415; a body over
 GATEWAY_MAX_BODY_BYTES → 413; non-finite numbers, wrong types, unknown fields, too many rows

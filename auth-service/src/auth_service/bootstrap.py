@@ -1,4 +1,4 @@
-"""The bootstrap admin of API.md: created when missing, its password set from the environment
+"""The bootstrap admin of docs/api.md: created when missing, its password set from the environment
 at every start (the environment wins)."""
 
 import asyncio

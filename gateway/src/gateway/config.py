@@ -65,7 +65,7 @@ class Settings(ServiceSettings):
     openapi_max_age_seconds: float = Field(default=1.0, ge=0, le=3600)
     openapi_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
 
-    # Rate limits, `<count>/<seconds>` (API.md): per principal; per client IP on the token
+    # Rate limits, `<count>/<seconds>` (docs/api.md): per principal; per client IP on the token
     # endpoint, on other public writes (`/auth/revoke`), and on failed authentication (401s).
     # The client IP is the socket peer unless that peer is a trusted proxy.
     rate_limit_enabled: bool = True

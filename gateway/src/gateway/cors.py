@@ -1,4 +1,4 @@
-"""CORS for the origins `GATEWAY_CORS_ORIGINS` lists (API.md): bearer tokens or API keys from
+"""CORS for the origins `GATEWAY_CORS_ORIGINS` lists (docs/api.md): bearer tokens or API keys from
 the browser, never cookies."""
 
 from typing import Any

@@ -100,7 +100,7 @@ class RateLimited(ServiceError):
 
 def error_response(exc: ServiceError, *, method: str, path: str) -> Response:
     """problem+json; on the token endpoint RFC 6749's error body, as the auth-service's own
-    errors there (API.md): a refusal is `invalid_request`, a failure upstream
+    errors there (docs/api.md): a refusal is `invalid_request`, a failure upstream
     `temporarily_unavailable`."""
     route = TABLE.place(path).route(method)
     if route is None or not route.oauth_errors:

@@ -31,7 +31,7 @@ from servir_runtime.uvicorn_private import GuardedProtocol, guarded_protocol
 
 
 def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> RouteLimits:
-    """The rate limits of API.md, or none when `GATEWAY_RATE_LIMIT_ENABLED=false`."""
+    """The rate limits of docs/api.md, or none when `GATEWAY_RATE_LIMIT_ENABLED=false`."""
     limiter = None
     if settings.rate_limit_enabled:
         url, timeout = settings.redis_url, settings.redis_timeout_seconds

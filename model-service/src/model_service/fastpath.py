@@ -1,8 +1,8 @@
 """The prediction endpoints as plain ASGI, in front of FastAPI's router.
 
 FastAPI's generic machinery (routing, dependencies, exception middlewares) costs more per
-request than validating and batching a one-row prediction; PERFORMANCE.md measured it at ~5x the
-HTTP floor. `POST /models/{name}[/versions/{version}]/predict` is served here alone, inside the
+request than validating and batching a one-row prediction (measured at ~5x the
+HTTP floor). `POST /models/{name}[/versions/{version}]/predict` is served here alone, inside the
 shared ServiceMiddleware (request id, internal-token guard, access log): it asks the data plane
 and renders its errors as problem+json. What the router answered for these paths, it answers
 too: 405 allowing POST for another method, a redirect for trailing slashes. The OpenAPI

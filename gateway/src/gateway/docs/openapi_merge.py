@@ -147,7 +147,7 @@ def _secure(paths: Document) -> None:
 
 
 def _gateway_errors(forwarded: Document) -> None:
-    """Declare what the gateway itself may answer on each operation it forwards (API.md)."""
+    """Declare what the gateway itself may answer on each operation it forwards (docs/api.md)."""
     for path, method, operation in _operations(forwarded):
         responses = operation.setdefault("responses", {})
         content = _error_content(path, method, responses)

@@ -181,7 +181,7 @@ def _redis_py(redis: Redis) -> RunScript:
 
 
 class RouteLimits:
-    """Which policy a request falls under (API.md, the route table's `limit`), counted by a
+    """Which policy a request falls under (docs/api.md, the route table's `limit`), counted by a
     `RateLimiter`.
 
     A principal counts under `default`. Without one (a public route), the client IP counts

@@ -1,6 +1,6 @@
 """The naive baseline `make bench` measures Servir against: a plain FastAPI app with a Pydantic
 body and `model.predict` called in the handler, on the same bundles (no batching, no typed
-contract, no auth). Run as: python scripts/bench_baseline.py <models_dir> <port>.
+contract, no auth). Run as: python -m scripts.bench.baseline <models_dir> <port>.
 """
 
 import sys

@@ -34,7 +34,7 @@ BEARER = "Bearer"
 
 
 def protected_users() -> frozenset[str]:
-    """The usernames scripts/fuzz.py logs in as (comma-separated in the environment)."""
+    """The usernames scripts/fuzz/main.py logs in as (comma-separated in the environment)."""
     return frozenset(name for name in os.environ.get(PROTECTED_ENV, "").split(",") if name)
 
 

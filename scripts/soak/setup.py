@@ -14,9 +14,9 @@ from typing import Any
 
 import redis
 
+from scripts.soak.client import Gateway, HTTPFailure
+from scripts.soak.load import Session
 from servir_runtime.stack import ROOT, Stack
-from soak_client import Gateway, HTTPFailure
-from soak_load import Session
 
 SERVICES = ("gateway", "auth-service", "model-service")
 DEMO_MODELS = ("iris", "breast-cancer", "churn")
@@ -36,7 +36,7 @@ class SoakSettings:
     overload_factor: float = 3
     # The rate the overload multiplies: the steady rate unless set, or measured with `probe`.
     sustainable_rate: float = 0
-    probe: int = 0  # 1: a ramp after the steady phase measures it (see soak_probe)
+    probe: int = 0  # 1: a ramp after the steady phase measures it (see scripts/soak/probe.py)
     probe_step_seconds: float = 2
     overload_seconds: float = 30
     recovery_seconds: float = 15

@@ -8,8 +8,8 @@ stack (from 100 to 477 req/s in successive runs here), and the overload rate fol
 
 from dataclasses import dataclass
 
-from soak_load import LoadGenerator
-from soak_report import latency, ok
+from scripts.soak.load import LoadGenerator
+from scripts.soak.report import latency, ok
 
 STEP_FACTOR = 1.25
 MAX_STEPS = 14  # 100 req/s * 1.25**14 ~ 2300 req/s: beyond any one core here

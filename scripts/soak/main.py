@@ -1,11 +1,11 @@
 """`make soak`: bounded load and soak through the gateway; prints JSON, exits 1 on a failure.
 
-Open-loop mixed traffic (scripts/soak_load.py), phase after phase: a warm-up; `SOAK_RATE`
+Open-loop mixed traffic (scripts/soak/load.py), phase after phase: a warm-up; `SOAK_RATE`
 (100 req/s) for `SOAK_STEADY_SECONDS` (60); `SOAK_OVERLOAD_FACTOR` (3) times the sustainable
 rate for `SOAK_OVERLOAD_SECONDS` (30); the steady rate again for
 `SOAK_RECOVERY_SECONDS` (15), right after the overload. The sustainable rate is the steady
 rate (the rate the issue asks the stack to hold), or `SOAK_SUSTAINABLE_RATE`, or, with
-`SOAK_PROBE=1`, measured by a short ramp after the steady phase (scripts/soak_probe.py).
+`SOAK_PROBE=1`, measured by a short ramp after the steady phase (scripts/soak/probe.py).
 Criteria: the steady phase answers
 only 2xx with p99 <= 250 ms and no service grows by 50 MB; from the overload on, every answer
 that is not 2xx is a 429 or 503 and nothing times out at the client (5 s); within 10 s of the
@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,12 +33,11 @@ from typing import Any
 import uvloop
 
 from gateway.transport.h1client import H1Pool
-from servir_runtime.stack import Stack
-from soak_client import Gateway
-from soak_load import LoadGenerator, Session, Traffic
-from soak_probe import Step, sustainable_rate
-from soak_report import criteria, design, memory_figures, phase_figures
-from soak_setup import (
+from scripts.soak.client import Gateway
+from scripts.soak.load import LoadGenerator, Session, Traffic
+from scripts.soak.probe import Step, sustainable_rate
+from scripts.soak.report import criteria, design, memory_figures, phase_figures
+from scripts.soak.setup import (
     SoakSettings,
     cancer_row,
     copy_models,
@@ -51,6 +49,7 @@ from soak_setup import (
     rss_mb,
     stack_env,
 )
+from servir_runtime.stack import Stack
 
 PHASES = ("warmup", "steady", "overload", "recovery")
 GENERATOR_LAG_MS = 50
@@ -137,6 +136,19 @@ def cpu_shares(run: Run) -> dict[str, dict[str, float]]:
     return shares
 
 
+def _sustainable(
+    settings: SoakSettings, run: Run, overload_statuses: dict[str, int]
+) -> dict[str, Any]:
+    refused = overload_statuses.get("429", 0) + overload_statuses.get("503", 0)
+    return {
+        "req_per_s": run.sustainable,
+        "measured": bool(settings.probe),
+        "probe_steps": [asdict(step) for step in run.probe],
+        "overload_rate": round(run.sustainable * settings.overload_factor, 1),
+        "overload_went_beyond_capacity": refused > 0,
+    }
+
+
 def report(settings: SoakSettings, run: Run, pinned: bool) -> dict[str, Any]:
     """The JSON of one run: figures per phase, memory, and a verdict per criterion."""
     samples = {name: [s for s in run.load.samples if s.phase == name] for name in PHASES}
@@ -153,17 +165,10 @@ def report(settings: SoakSettings, run: Run, pinned: bool) -> dict[str, Any]:
         steady_memory=steady_memory,
         overload_end=run.windows["overload"][1],
     )
-    beyond = figures["overload"]["by_status"]
     return {
         "design": design(settings, pinned),
         "settings": asdict(settings),
-        "sustainable_rate": {
-            "req_per_s": run.sustainable,
-            "measured": bool(settings.probe),
-            "probe_steps": [asdict(step) for step in run.probe],
-            "overload_rate": round(run.sustainable * settings.overload_factor, 1),
-            "overload_went_beyond_capacity": beyond.get("429", 0) + beyond.get("503", 0) > 0,
-        },
+        "sustainable_rate": _sustainable(settings, run, figures["overload"]["by_status"]),
         "phases": figures,
         "memory_mb": {
             "steady": steady_memory,
@@ -228,11 +233,3 @@ def main() -> int:
     }
     print(json.dumps(result, indent=2))
     return 0 if result["pass"] else 1
-
-
-if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("soak interrupted; the stack is stopped", file=sys.stderr)
-        sys.exit(130)

@@ -5,8 +5,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from soak_load import FAILED, TIMED_OUT, Sample
-from soak_setup import SoakSettings
+from scripts.soak.load import FAILED, TIMED_OUT, Sample
+from scripts.soak.setup import SoakSettings
 
 SHED_OR_LIMITED = frozenset({429, 503})
 

@@ -1,8 +1,8 @@
 """`make bench`: bounded load against the stack and a naive baseline, printed as JSON.
 
-Figures, not assertions. The servers run pinned to CPU 0 and wrk to CPU 1, as PERFORMANCE.md
-measures; each scenario gets a warm-up, then a fixed duration. The baseline
-(scripts/bench_baseline.py: plain FastAPI, Pydantic body, `predict` in the handler) serves the
+Figures, not assertions. The servers run pinned to CPU 0 and wrk to CPU 1, so the load generator
+never takes the servers' core; each scenario gets a warm-up, then a fixed duration. The baseline
+(scripts/bench/baseline.py: plain FastAPI, Pydantic body, `predict` in the handler) serves the
 same bundles in the same run.
 """
 
@@ -129,13 +129,16 @@ def start_baseline(models_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     command = [
         sys.executable,
-        str(ROOT / "scripts" / "bench_baseline.py"),
+        "-m",
+        "scripts.bench.baseline",
         str(models_dir),
         str(port),
     ]
     if PINNED:
         command = ["taskset", "-c", "0", *command]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     body = one_row(models_dir, "iris")
     deadline = time.monotonic() + 60
@@ -189,26 +192,11 @@ def _ratio(results: dict[str, Result], ours: str, theirs: str) -> dict[str, floa
     }
 
 
-def main() -> int:
-    """Start the stack and the baseline, run every scenario, print JSON."""
-    models_dir = ROOT / "models"
-    quiet = {f"{p}_ACCESS_LOG_SAMPLE": "0" for p in ("GATEWAY", "AUTH", "MODEL")}
-    # Rate limits stay on (one Redis script per request), with a quota no run can exhaust.
-    limits = {"GATEWAY_RATE_LIMIT_DEFAULT": "1000000000/60"}
-    env = {"SERVIR_ENV": "test", "MODEL_MODELS_DIR": str(models_dir), **quiet, **limits}
-    baseline, baseline_url = start_baseline(models_dir)
-    try:
-        with (
-            tempfile.TemporaryDirectory() as data,
-            Stack(data_dir=Path(data), env=env, pin_cpu=0 if PINNED else None) as stack,
-        ):
-            results = {s.name: measure(s) for s in scenarios(stack, baseline_url, models_dir)}
-    finally:
-        baseline.terminate()
-        baseline.wait(timeout=10)
+def report(results: dict[str, Result]) -> dict[str, object]:
+    """The JSON `make bench` prints: every scenario, the baseline ratios, the gateway's cost."""
     through = results["iris 1 row: gateway, JWT"]
     direct = results["iris 1 row: servir direct"]
-    report = {
+    return {
         "tool": "wrk -t1",
         "duration_s": DURATION_S,
         "servers_on_cpu": 0 if PINNED else None,
@@ -233,9 +221,24 @@ def main() -> int:
             "rate_limits": "on (quota set high)",
         },
     }
-    print(json.dumps(report, indent=2))
+
+
+def main() -> int:
+    """Start the stack and the baseline, run every scenario, print JSON."""
+    models_dir = ROOT / "models"
+    quiet = {f"{p}_ACCESS_LOG_SAMPLE": "0" for p in ("GATEWAY", "AUTH", "MODEL")}
+    # Rate limits stay on (one Redis script per request), with a quota no run can exhaust.
+    limits = {"GATEWAY_RATE_LIMIT_DEFAULT": "1000000000/60"}
+    env = {"SERVIR_ENV": "test", "MODEL_MODELS_DIR": str(models_dir), **quiet, **limits}
+    baseline, baseline_url = start_baseline(models_dir)
+    try:
+        with (
+            tempfile.TemporaryDirectory() as data,
+            Stack(data_dir=Path(data), env=env, pin_cpu=0 if PINNED else None) as stack,
+        ):
+            results = {s.name: measure(s) for s in scenarios(stack, baseline_url, models_dir)}
+    finally:
+        baseline.terminate()
+        baseline.wait(timeout=10)
+    print(json.dumps(report(results), indent=2))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

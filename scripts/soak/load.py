@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.transport.h1client import ConnectFailed, H1Error, ReadTimeout
-from soak_client import Gateway, HTTPFailure
+from scripts.soak.client import Gateway, HTTPFailure
 
 # (kind, share of requests). Refreshes rotate the session's refresh token; reads use metadata.
 MIX: tuple[tuple[str, int], ...] = (

@@ -2,7 +2,7 @@
 httpx's own pool (httpcore), on a uvicorn app (uvloop, httptools) in a subprocess.
 
 Prints JSON: requests/s and the client process's CPU seconds for each. Figures, not
-assertions. Usage: python scripts/bench_h1client.py [requests] [concurrency] [--one-core]
+assertions. Usage: python -m scripts.bench.h1client [requests] [concurrency] [--one-core]
 (--one-core pins client and server to CPU 0, as the gateway shares one core in the benchmark;
 otherwise the client runs on CPU 0 and the server on CPU 1 when there are two).
 """
@@ -22,7 +22,7 @@ import uvicorn
 import uvloop
 
 from gateway.transport.h1client import H1Pool
-from servir_runtime.stack import HOST, free_port
+from servir_runtime.stack import HOST, ROOT, free_port
 
 REPLY = b'{"model_name":"iris","outputs":[{"name":"label","data":[0]}]}'
 BODY = b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[5.1,3.5,1.4,0.2]}]}'
@@ -57,7 +57,8 @@ def serve(port: int) -> None:
 
 
 def start_server(port: int, cpu: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    command = [sys.executable, "-m", "scripts.bench.h1client", "--serve", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(server.pid, {cpu})
     deadline = time.monotonic() + 20

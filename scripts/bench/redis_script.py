@@ -2,7 +2,7 @@
 redis-py's `register_script`, on a redis-server of its own.
 
 Prints JSON: calls/s and the client process's CPU µs per call for each. Figures, not
-assertions. Usage: python scripts/bench_redis_script.py [calls] [concurrency] [--one-core]
+assertions. Usage: python -m scripts.bench.redis_script [calls] [concurrency] [--one-core]
 (--one-core pins client and Redis to CPU 0, as the benchmark shares one core; otherwise the
 client runs on CPU 0 and Redis on CPU 1 when there are two).
 """

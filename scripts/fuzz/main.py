@@ -27,8 +27,8 @@ from typing import Any
 import redis
 
 from auth_service.config import DEV_ADMIN_PASSWORD
-from fuzz_hooks import BUNDLE_ENV, PROTECTED_ENV
 from model_service.redis_keys import UNLOADED
+from scripts.fuzz.hooks import BUNDLE_ENV, PROTECTED_ENV
 from servir_runtime.stack import ROOT, Stack, StackError
 
 # Fuzzing time of all seeds together; with the stack's start and each seed's own, CI's
@@ -63,7 +63,7 @@ IDENTITIES = (
 def stack_env(store: Path) -> dict[str, str]:
     """The fuzzed stack: limits that protect a real deployment would only throttle the fuzzer.
 
-    Rate limits off (API.md); the per-IP and per-account login budgets too high and too short
+    Rate limits off (docs/api.md); the per-IP and per-account login budgets too high and too short
     to trip, since every generated login comes from 127.0.0.1 and many name a fuzz identity.
     """
     return {
@@ -244,7 +244,3 @@ def main() -> int:
     failed = [r for r in results if r.get("exit_code") != 0]
     print("make fuzz: FAILED" if failed else "make fuzz: no failures")
     return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""`make fuzz` (`python -m scripts.fuzz`) and the schemathesis hooks it runs with."""
