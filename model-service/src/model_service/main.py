@@ -27,41 +27,41 @@ from servir_runtime.state import keep_state
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the model-service; bundles load when the lifespan starts."""
     settings = settings or Settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Daemon threads, never joined: a worker stuck in a model must not hold up shutdown.
-        pool = InferencePool(settings.inference_threads)
-        try:
-            registry = Registry(settings, pool, ModelMetrics())
-            if settings.import_dir is not None:
-                store = ModelStore(settings)
-                importing = partial(import_bundles, source=settings.import_dir, store=store)
-                await anyio.to_thread.run_sync(importing)
-            await anyio.to_thread.run_sync(registry.load_all)
-            async with follow_repository(app, registry) as repository:
-                plane = DataPlane(registry)
-                state = ServiceState(
-                    settings=settings,
-                    pool=pool,
-                    registry=registry,
-                    repository=repository,
-                    plane=plane,
-                )
-                keep_state(app, state)
-                yield
-        finally:
-            pool.shutdown()
-
     app = build_service_app(
         service="model-service",
         title="Servir model-service",
         settings=settings,
         internal=True,
-        lifespan=lifespan,
+        lifespan=partial(serving, settings=settings),
         openapi_view=ModelPaths(),
         inner=[Middleware(PredictFastPath, max_body_bytes=settings.max_body_bytes)],
     )
     for router in routers:  # flat: nested routers cost a match per level on every request
         app.include_router(router)
     return app
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, *, settings: Settings) -> AsyncIterator[None]:
+    """The lifespan: load the bundles, follow the other replicas, keep the `ServiceState`."""
+    # Daemon threads, never joined: a worker stuck in a model must not hold up shutdown.
+    pool = InferencePool(settings.inference_threads)
+    try:
+        registry = Registry(settings, pool, ModelMetrics())
+        if settings.import_dir is not None:
+            store = ModelStore(settings)
+            importing = partial(import_bundles, source=settings.import_dir, store=store)
+            await anyio.to_thread.run_sync(importing)
+        await anyio.to_thread.run_sync(registry.load_all)
+        async with follow_repository(app, registry) as repository:
+            state = ServiceState(
+                settings=settings,
+                pool=pool,
+                registry=registry,
+                repository=repository,
+                plane=DataPlane(registry),
+            )
+            keep_state(app, state)
+            yield
+    finally:
+        pool.shutdown()
