@@ -51,7 +51,10 @@ class BatchQueue:
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000
         self.pending: deque[_Request] = deque()
-        self.arrival = asyncio.Event()  # set by each newcomer, so the gatherer wakes at once
+        self.queued_rows = 0  # rows in `pending`, kept as they come and go
+        # Set when the queued rows fill a batch: the gatherer then stops waiting at once. Only
+        # then: a wake per arrival cost a task switch and a timer each under load.
+        self.full = asyncio.Event()
         self.running = False
         self.on_batch: Callable[[int], None] | None = None  # metrics: rows per batch
         self.on_timeout: Callable[[], None] | None = None  # the registry takes the version out
@@ -67,7 +70,9 @@ class BatchQueue:
             asyncio.get_running_loop().create_future()
         )
         self.pending.append(_Request(rows, proba, future))
-        self.arrival.set()
+        self.queued_rows += len(rows)
+        if self.queued_rows >= self.max_batch_size:
+            self.full.set()
         if not self.running:
             self.running = True
             asyncio.get_running_loop().create_task(self._drain())
@@ -85,20 +90,17 @@ class BatchQueue:
             self.running = False
 
     async def _gather_company(self) -> None:
-        # Woken by each arrival to count the rows, and by the window's end (a timer that fires
-        # early, as uvloop's millisecond ones may, only goes round the loop again).
+        # Woken when a batch is full, or at the window's end (a timer that fires early, as
+        # uvloop's millisecond ones may, only goes round the loop again).
         deadline = self.pending[0].arrived + self.max_wait
-        while self._pending_rows() < self.max_batch_size:
+        while self.queued_rows < self.max_batch_size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self.arrival.clear()
+            self.full.clear()
             with suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
-                    await self.arrival.wait()
-
-    def _pending_rows(self) -> int:
-        return sum(len(request.rows) for request in self.pending)
+                    await self.full.wait()
 
     def _take(self) -> list[_Request]:
         batch = [self.pending.popleft()]
@@ -107,6 +109,7 @@ class BatchQueue:
             request = self.pending.popleft()
             rows += len(request.rows)
             batch.append(request)
+        self.queued_rows -= rows
         return batch
 
     async def _run(self, batch: list[_Request]) -> None:
@@ -146,6 +149,7 @@ class BatchQueue:
         self.timed_out = True
         waiting = [*batch, *self.pending]
         self.pending.clear()
+        self.queued_rows = 0
         for request in waiting:
             if not request.future.done():
                 request.future.set_exception(ModelTimedOut(self.deadline))
