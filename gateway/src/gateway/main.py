@@ -26,7 +26,7 @@ from gateway.upstreams.proxy import Proxy
 from gateway.upstreams.upstream_set import running_upstreams
 from servir_runtime.app import Lifespan, build_service_app
 from servir_runtime.connection_limits import ConnectionLimits
-from servir_runtime.state import keep_state
+from servir_runtime.state import keep_state, service_redis
 from servir_runtime.uvicorn_private import GuardedProtocol, guarded_protocol
 
 
@@ -88,7 +88,7 @@ def gateway_lifespan(settings: Settings, metrics: GatewayMetrics) -> Lifespan:
             running_metrics_server(metrics, settings.host, settings.metrics_port),
             running_upstreams(settings, metrics) as both,
         ):
-            redis: Redis = app.state.redis  # the runtime's client, set before this runs
+            redis = service_redis(app)  # the runtime's client, opened before this runs
             upstreams = {"auth": both.auth, "model": both.model}
             limits = route_limits(settings, redis, metrics)
             async with running_authenticator(

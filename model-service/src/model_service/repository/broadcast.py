@@ -20,6 +20,7 @@ from model_service.models.registry import Registry
 from model_service.repository.repository import ModelRepository
 from model_service.repository.store import ModelStore
 from servir_runtime.feed import FeedFollower, FeedTimings
+from servir_runtime.state import service_redis
 from shared_schemas.inference import RepositoryEvent
 
 logger = logging.getLogger("servir.repository")
@@ -90,7 +91,7 @@ async def follow_repository(app: FastAPI, registry: Registry) -> AsyncIterator[M
     repository = ModelRepository(
         registry=registry,
         store=ModelStore(settings),
-        redis=app.state.redis,
+        redis=service_redis(app),
         replica_id=uuid.uuid4().hex,
     )
     feed = RepositoryFeed(
