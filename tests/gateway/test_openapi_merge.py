@@ -155,6 +155,16 @@ def test_forwarded_operations_declare_what_the_gateway_answers(
         assert responses["429"]["headers"]["Retry-After"]["required"] is True
 
 
+def test_a_413_names_the_limit_of_its_route() -> None:
+    model = copy.deepcopy(MODEL)
+    model["paths"]["/models"]["post"] = operation("upload", body="Status", reply="Status")
+    paths = merge(OWN, {"auth": AUTH, "model": model})["paths"]
+    upload = paths["/models"]["post"]["responses"]["413"]["description"]
+    predict = paths["/models/iris/predict"]["post"]["responses"]["413"]["description"]
+    assert upload == "The body exceeds GATEWAY_MAX_UPLOAD_BYTES"
+    assert predict == "The body exceeds GATEWAY_MAX_BODY_BYTES"
+
+
 def test_the_gateways_errors_have_each_operations_error_body() -> None:
     oauth = {"application/json": {"schema": ref("OAuthError")}}
     auth = copy.deepcopy(AUTH)

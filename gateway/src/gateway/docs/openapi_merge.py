@@ -153,7 +153,8 @@ def _gateway_errors(forwarded: Document) -> None:
         content = _error_content(path, method, responses)
         own = dict(GATEWAY_ERRORS)
         if "requestBody" in operation:
-            own["413"] = ("The body exceeds GATEWAY_MAX_BODY_BYTES", {})
+            limit = TABLE.place(path).budget(method.upper()).setting
+            own["413"] = (f"The body exceeds {limit}", {})
         # Limited: every authenticated operation, and every public write per client IP.
         if TABLE.place(path).limit(method.upper()) is not None:
             own["429"] = ("Over a rate limit (RateLimit-Policy, RateLimit)", RETRY_AFTER)
