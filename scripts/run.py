@@ -8,11 +8,34 @@ from pathlib import Path
 from types import FrameType
 
 from auth_service.config import Settings as AuthSettings
-from servir_runtime.stack import ROOT, Stack, StackError
+from servir_runtime.processes import port_taken
+from servir_runtime.stack import HOST, ROOT, Stack, StackError
 
 
 def _port(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+# Each fixed port of the stack, by the setting that moves it, and its default (0: any free one).
+PORTS = (
+    ("GATEWAY_PORT", 8000),
+    ("GATEWAY_METRICS_PORT", 9000),
+    ("AUTH_PORT", 8001),
+    ("MODEL_PORT", 8002),
+    ("SERVIR_REDIS_PORT", 0),
+)
+
+
+def _taken_port() -> str | None:
+    """One line naming the first port something else holds, before anything starts."""
+    for setting, default in PORTS:
+        port = _port(setting, default)
+        if port_taken(port):
+            return (
+                f"Port {port} ({setting}) is already in use: stop what listens there, "
+                f"or set {setting} to a free port."
+            )
+    return None
 
 
 def _shown(path: Path) -> Path:
@@ -39,6 +62,9 @@ def _stop() -> None:
 
 def main() -> int:
     """Start the stack, print where it is, and keep it up until interrupted."""
+    if (taken := _taken_port()) is not None:
+        print(taken, file=sys.stderr)
+        return 1
     data_dir = Path(os.environ.get("SERVIR_DATA_DIR", ROOT / ".data"))
     stack = Stack(
         data_dir=data_dir,
@@ -46,6 +72,7 @@ def main() -> int:
         auth_port=_port("AUTH_PORT", 8001),
         model_port=_port("MODEL_PORT", 8002),
         redis_port=_port("SERVIR_REDIS_PORT", 0),
+        metrics_port=_port("GATEWAY_METRICS_PORT", 9000),
     )
     # Explicit for SIGINT too: a shell that starts us in the background ignores it by default.
     for signum in STOP_SIGNALS:
@@ -55,6 +82,7 @@ def main() -> int:
         admin = AuthSettings()
         print(f"Logs: {_shown(stack.log_dir)}/  Redis: {stack.redis_url}  Stop: Ctrl-C")
         print(f"Servir gateway: {stack.gateway_url}  (docs: /docs)")
+        print(f"Gateway metrics: http://{HOST}:{stack.metrics_port}/metrics")
         print(f"Admin: {admin.admin_username} / {admin.admin_password.get_secret_value()}")
         sys.stdout.flush()
         while (failed := stack.failed()) is None:

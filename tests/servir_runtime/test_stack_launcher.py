@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -78,7 +79,7 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
     env = {
         **os.environ,
         "SERVIR_DATA_DIR": str(tmp_path / "data"),
-        **dict.fromkeys(("GATEWAY_PORT", "AUTH_PORT", "MODEL_PORT"), "0"),
+        **dict.fromkeys(("GATEWAY_PORT", "GATEWAY_METRICS_PORT", "AUTH_PORT", "MODEL_PORT"), "0"),
         "MODEL_MODELS_DIR": str(tmp_path / "models"),
     }
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
@@ -128,3 +129,26 @@ def test_a_closed_terminal_stops_the_whole_stack(launcher: Launcher) -> None:
     launcher.popen.wait(timeout=STOP_SECONDS)
     still = {name: pid for name, pid in launcher.children.items() if _alive(pid)}
     assert still == {}, f"left running: {still}"
+
+
+def test_a_port_in_use_is_named_in_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {
+            **os.environ,
+            "SERVIR_DATA_DIR": str(tmp_path / "data"),
+            **dict.fromkeys(("GATEWAY_PORT", "AUTH_PORT", "MODEL_PORT"), "0"),
+            "GATEWAY_METRICS_PORT": str(port),
+        }
+        command = [sys.executable, "scripts/run.py"]
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, timeout=60, check=False
+        )
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == [
+        f"Port {port} (GATEWAY_METRICS_PORT) is already in use: stop what listens there, "
+        "or set GATEWAY_METRICS_PORT to a free port."
+    ]
+    assert not (tmp_path / "data").exists()  # no Redis, no service, not even their logs

@@ -28,6 +28,19 @@ def free_port() -> int:
         return port
 
 
+def port_taken(port: int) -> bool:
+    """Whether something already listens on `port` of HOST (where the stack's services bind).
+    Port 0 is never taken: it asks for any free one."""
+    with socket.socket() as sock:
+        # As uvicorn binds: a port left in TIME_WAIT by a stopped stack is free again.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+        return False
+
+
 @dataclass
 class Process:
     """One child process of the stack, its log and its readiness URL."""
