@@ -8,8 +8,8 @@ from pathlib import Path
 from types import FrameType
 
 from auth_service.config import Settings as AuthSettings
-from servir_runtime.processes import port_taken
-from servir_runtime.stack import HOST, ROOT, Stack, StackError
+from servir_runtime.processes import HOST, StackError, port_taken
+from servir_runtime.stack import ROOT, Stack
 
 
 def _port(name: str, default: int) -> int:

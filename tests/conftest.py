@@ -1,19 +1,27 @@
 """Fixtures every test package shares: a real redis-server on a free port, and in-process apps."""
 
+import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from auth_service.main import create_app as create_auth_app
+from gateway.config import Settings as GatewaySettings
+from gateway.docs.openapi_merge import merge
+from gateway.main import create_app as create_gateway_app
+from model_service.config import Settings as ModelSettings
 from model_service.demo_models import breast_cancer, churn, iris
+from model_service.main import create_app as create_model_app
+from servir_runtime.processes import free_port, redis_command, redis_pong
 from servir_runtime.settings import DEV_INTERNAL_TOKEN
-from servir_runtime.stack import free_port, redis_command, redis_pong
 
 INTERNAL = {"X-Servir-Internal-Token": DEV_INTERNAL_TOKEN}
 
@@ -51,6 +59,20 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for train in (iris, breast_cancer, churn):
         train(models_dir)
     return models_dir
+
+
+@pytest.fixture
+async def merged_openapi(demo_models: Path, tmp_path: Path, redis_url: str) -> dict[str, Any]:
+    """The public document as the gateway serves it, merged from the real services' documents
+    (the model-service's with the demo models loaded: it shows one path per model)."""
+    store = tmp_path / "models"
+    shutil.copytree(demo_models, store)
+    model_app = create_model_app(ModelSettings(models_dir=store, redis_url=redis_url))
+    async with serve_in_process(model_app):
+        model = model_app.openapi()
+    auth = create_auth_app().openapi()
+    own = create_gateway_app(GatewaySettings(redis_url=redis_url)).app.openapi()
+    return merge(own, {"auth": auth, "model": model})
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from servir_runtime.stack import free_port
+from servir_runtime.processes import free_port
 from tests.faultproxy import HOST, FaultProxy, running_fault_proxy
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]

@@ -22,7 +22,8 @@ import uvicorn
 import uvloop
 
 from gateway.transport.h1client import H1Pool
-from servir_runtime.stack import HOST, ROOT, free_port
+from servir_runtime.processes import HOST, free_port
+from servir_runtime.stack import ROOT
 
 REPLY = b'{"model_name":"iris","outputs":[{"name":"label","data":[0]}]}'
 BODY = b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[5.1,3.5,1.4,0.2]}]}'

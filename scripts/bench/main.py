@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from auth_service.config import DEV_ADMIN_PASSWORD
+from servir_runtime.processes import free_port
 from servir_runtime.settings import DEV_INTERNAL_TOKEN
-from servir_runtime.stack import ROOT, Stack, free_port
+from servir_runtime.stack import ROOT, Stack
 
 DURATION_S = int(os.environ.get("BENCH_DURATION", "5"))
 WARMUP_S = 1

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from gateway.limits.ratelimit import SCRIPT
 from gateway.transport.redis_script import ScriptClient
-from servir_runtime.stack import HOST, free_port, redis_command, redis_pong
+from servir_runtime.processes import HOST, free_port, redis_command, redis_pong
 
 WARMUP = 2000
 WINDOW_MS = 60_000

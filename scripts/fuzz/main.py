@@ -29,7 +29,8 @@ import redis
 from auth_service.config import DEV_ADMIN_PASSWORD
 from model_service.redis_keys import UNLOADED
 from scripts.fuzz.hooks import BUNDLE_ENV, PROTECTED_ENV
-from servir_runtime.stack import ROOT, Stack, StackError
+from servir_runtime.processes import StackError
+from servir_runtime.stack import ROOT, Stack
 
 # Fuzzing time of all seeds together; with the stack's start and each seed's own, CI's
 # `make fuzz` stays under 5 minutes.

@@ -11,7 +11,7 @@ import pytest
 
 from auth_service.config import Settings
 from auth_service.main import create_app
-from servir_runtime.stack import free_port, redis_command, redis_pong
+from servir_runtime.processes import free_port, redis_command, redis_pong
 from tests.conftest import serve_in_process
 
 

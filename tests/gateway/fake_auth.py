@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from gateway.config import Settings
 from gateway.edge import Edge
 from gateway.main import create_app
-from servir_runtime.stack import free_port
+from servir_runtime.processes import free_port
 from shared_schemas.apikey_format import API_KEY_PREFIX, API_KEY_SECRET_BYTES
 from shared_schemas.auth import Introspection, Jwk, Jwks
 from tests.conftest import serve_in_process

@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 
 from gateway.main import connection_protocol, create_app
-from servir_runtime.stack import free_port
+from servir_runtime.processes import free_port
 from tests.gateway.fake_auth import INTROSPECT_PATH, JWKS_PATH, FakeAuth, gateway_settings
 from tests.gateway.upstreams import Upstream, running_upstream
 

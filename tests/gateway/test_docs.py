@@ -10,7 +10,7 @@ import pytest
 
 from gateway.config import Settings
 from gateway.main import create_app
-from servir_runtime.stack import free_port
+from servir_runtime.processes import free_port
 from tests.conftest import serve_in_process
 from tests.gateway.upstreams import running_upstream
 

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from gateway.transport.h1client import BadReply, ConnectFailed, H1Pool, NotSent, ReadTimeout
-from servir_runtime.stack import free_port
+from servir_runtime.processes import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 

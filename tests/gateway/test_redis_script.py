@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from gateway.limits.ratelimit import SCRIPT
 from gateway.transport.redis_script import ScriptClient, ScriptError, supports
-from servir_runtime.stack import HOST, free_port, redis_command, redis_pong
+from servir_runtime.processes import HOST, free_port, redis_command, redis_pong
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from servir_runtime.stack import free_port, redis_command, redis_pong
+from servir_runtime.processes import free_port, redis_command, redis_pong
 from shared_schemas.revocation import (
     CHANNEL,
     REVOKED_API_KEYS_KEY,

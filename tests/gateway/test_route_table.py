@@ -1,39 +1,16 @@
 """The route table and the merged OpenAPI document hold each other: every public operation
 has its route, every documented route its operation; and lookups follow the table."""
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from auth_service.main import create_app as create_auth_app
-from gateway.config import Settings
-from gateway.docs.openapi_merge import merge
-from gateway.main import create_app
 from gateway.routing.lookup import OTHER, TABLE, RouteTable
 from gateway.routing.table import AREAS, FORWARDED_METHODS, MODEL, OWN, ROUTES, UPLOAD, Route
-from model_service.config import Settings as ModelSettings
-from model_service.main import create_app as create_model_app
-from tests.conftest import serve_in_process
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 METHODS = frozenset(method.lower() for method in FORWARDED_METHODS)
-
-
-@pytest.fixture
-async def merged(demo_models: Path, tmp_path: Path, redis_url: str) -> dict[str, Any]:
-    """The public document as the gateway serves it, from the real services' documents (the
-    model-service's with the demo models loaded: it shows one path per model)."""
-    store = tmp_path / "models"
-    shutil.copytree(demo_models, store)
-    model_app = create_model_app(ModelSettings(models_dir=store, redis_url=redis_url))
-    async with serve_in_process(model_app):
-        model = model_app.openapi()
-    auth = create_auth_app().openapi()
-    own = create_app(Settings(redis_url=redis_url)).app.openapi()
-    return merge(own, {"auth": auth, "model": model})
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str]]:
@@ -45,8 +22,8 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-async def test_the_table_and_the_document_hold_each_other(merged: dict[str, Any]) -> None:
-    documented = operations(merged)
+async def test_the_table_and_the_document_hold_each_other(merged_openapi: dict[str, Any]) -> None:
+    documented = operations(merged_openapi)
     routes = {(m, p): TABLE.place(p).route(m) for m, p in documented}
     # Every operation of the document has its route...
     assert documented

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servir_runtime.stack import HOST, ROOT, free_port
+from servir_runtime.processes import HOST, free_port
+from servir_runtime.stack import ROOT
 from tests.gateway.upstreams import json_reply
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio, pytest.mark.timeout(60)]

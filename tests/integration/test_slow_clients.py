@@ -22,7 +22,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth_service.config import DEV_ADMIN_PASSWORD
-from servir_runtime.stack import HOST, Stack
+from servir_runtime.processes import HOST
+from servir_runtime.stack import Stack
 from tests.integration.conftest import copy_models, stack_env
 from tests.integration.identity import bearer, login
 

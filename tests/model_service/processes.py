@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from servir_runtime.stack import ROOT, free_port
+from servir_runtime.processes import free_port
+from servir_runtime.stack import ROOT
 
 START_SECONDS = 60.0
 

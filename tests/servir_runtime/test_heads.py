@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from servir_runtime.stack import free_port
+from servir_runtime.processes import free_port
 from servir_runtime.uvicorn_private import bounded_head_protocol
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(30)]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from servir_runtime.stack import ROOT, Stack, StackError
+from servir_runtime.processes import StackError
+from servir_runtime.stack import ROOT, Stack
 
 
 def test_failed_start_reports_the_service_log_and_stops_everything(tmp_path: Path) -> None:

@@ -4,13 +4,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from redis.asyncio import Redis
 
 from auth_service.config import Settings
 from auth_service.errors import Forbidden, Unauthorized
 from auth_service.passwords import Passwords
 from auth_service.signing import KeyRing
 from auth_service.state import AuthState
+from servir_runtime.deps import RedisDep
 from servir_runtime.state import service_state
 
 KEY_PRINCIPAL_PREFIX = "key:"
@@ -37,11 +37,6 @@ class Principal:
 async def get_settings(request: Request) -> Settings:
     """The auth-service's settings."""
     return service_state(request.app, AuthState).settings
-
-
-async def get_redis(request: Request) -> Redis:
-    """The auth-service's Redis client, which holds every identity."""
-    return service_state(request.app, AuthState).redis
 
 
 async def get_keys(request: Request) -> KeyRing:
@@ -79,7 +74,6 @@ async def get_client_ip(request: Request) -> str:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-RedisDep = Annotated[Redis, Depends(get_redis)]
 KeysDep = Annotated[KeyRing, Depends(get_keys)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bootstrap = asyncio.create_task(
             ensure_admin_until_done(redis, settings=settings, passwords=passwords)
         )
-        keep_state(app, AuthState(settings, redis, keys, passwords, bootstrap))
+        keep_state(app, AuthState(settings, keys, passwords, bootstrap))
         try:
             yield
         finally:

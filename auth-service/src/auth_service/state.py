@@ -3,8 +3,6 @@
 import asyncio
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from auth_service.config import Settings
 from auth_service.passwords import Passwords
 from auth_service.signing import KeyRing
@@ -15,7 +13,6 @@ class AuthState:
     """The auth-service's running state."""
 
     settings: Settings
-    redis: Redis  # the runtime's client (servir_runtime.app), which closes it
     keys: KeyRing
     passwords: Passwords
     bootstrap: "asyncio.Task[None]"  # ensures the admin account until it exists

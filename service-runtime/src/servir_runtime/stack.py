@@ -25,9 +25,6 @@ from servir_runtime.processes import (
     terminate,
 )
 
-# What launchers and tests import from here, though it lives in processes.py.
-__all__ = ["HOST", "ROOT", "Stack", "StackError", "free_port", "redis_command", "redis_pong"]
-
 # The repository this (editable, development-only) launcher runs from.
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -12,6 +12,7 @@ from typing import Final
 from gateway.auth.access import AUTHENTICATED, PUBLIC, required_access
 from gateway.docs.components import Document, add_components, prune, rewrite_refs
 from gateway.routing.lookup import TABLE
+from gateway.routing.table import Route
 from shared_schemas.auth import ALL_SCOPES
 
 # The token endpoint (the route table's one answering in RFC 6749's errors).
@@ -149,14 +150,14 @@ def _secure(paths: Document) -> None:
 def _gateway_errors(forwarded: Document) -> None:
     """Declare what the gateway itself may answer on each operation it forwards (docs/api.md)."""
     for path, method, operation in _operations(forwarded):
+        place, verb = TABLE.place(path), method.upper()
         responses = operation.setdefault("responses", {})
-        content = _error_content(path, method, responses)
+        content = _error_content(place.route(verb), responses)
         own = dict(GATEWAY_ERRORS)
         if "requestBody" in operation:
-            limit = TABLE.place(path).budget(method.upper()).setting
-            own["413"] = (f"The body exceeds {limit}", {})
+            own["413"] = (f"The body exceeds {place.budget(verb).setting}", {})
         # Limited: every authenticated operation, and every public write per client IP.
-        if TABLE.place(path).limit(method.upper()) is not None:
+        if place.limit(verb) is not None:
             own["429"] = ("Over a rate limit (RateLimit-Policy, RateLimit)", RETRY_AFTER)
         for status, (description, headers) in own.items():
             declared = {"description": description, **content}
@@ -165,8 +166,7 @@ def _gateway_errors(forwarded: Document) -> None:
             responses.setdefault(status, declared)
 
 
-def _error_content(path: str, method: str, responses: Document) -> Document:
+def _error_content(route: Route | None, responses: Document) -> Document:
     """The body the gateway's errors have here: the token endpoint's are RFC 6749's."""
-    route = TABLE.place(path).route(method.upper())
     source = "400" if route is not None and route.oauth_errors else "default"
     return {k: v for k, v in responses.get(source, {}).items() if k == "content"}
