@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import BaseModel
 
 from model_service.errors import RowsRefused
 from model_service.models.batching import BatchQueue
 from model_service.models.registry import ModelVersion
+from model_service.models.schemas import ModelSchemas
 from model_service.models.workers import InferencePool
 
 pytestmark = pytest.mark.anyio
@@ -96,6 +98,9 @@ class Refusing:
 def test_an_estimators_value_error_is_a_422_naming_the_reason() -> None:
     model = ModelVersion.__new__(ModelVersion)
     model.estimator = Refusing()
+    model.schemas = ModelSchemas(
+        instance=BaseModel, request=BaseModel, feature_names=("x",), dtype=np.float64
+    )
     with pytest.raises(RowsRefused) as refused:
         model.predict(np.array([[1.0]]), proba=False)
     assert refused.value.status == 422

@@ -1,64 +1,11 @@
-"""Inference contracts: bundle manifests, the friendly JSON API, the Open Inference Protocol v2."""
+"""Inference contracts: the friendly JSON API, the Open Inference Protocol v2, the repository."""
 
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from shared_schemas.base import WHOLE_NUMBER, Contract
-
-ModelName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-ModelVersion = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,8}$")]
-FeatureType = Literal["float", "int", "bool", "category"]
-Task = Literal["classification", "regression"]
-Scalar = float | int | bool | str
-Label = int | str | bool | float
-
-
-class FeatureStats(Contract):
-    """Training statistics of one feature, for drift counters."""
-
-    mean: float | None = None
-    std: float | None = None
-    min: float | None = None
-    max: float | None = None
-    frequencies: dict[str, float] | None = None
-
-
-class FeatureSpec(Contract):
-    """One input feature of a model: its type and hard limits."""
-
-    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-    type: FeatureType
-    description: str | None = None
-    min: float | None = None
-    max: float | None = None
-    categories: Annotated[list[str], Field(min_length=1, max_length=1000)] | None = None
-
-
-ModelFile = Literal["model.skops", "model.joblib", "model.pkl"]
-
-
-class Manifest(Contract):
-    """`manifest.json` of a model bundle.
-
-    The estimator receives a 2-D array with one column per feature, in this order: float64, or
-    object when a feature is a category. `sha256` is that of `model_file`; `trusted_types` are
-    the types beyond skops' defaults the file may instantiate. `max_batch_size`/`max_wait_ms`
-    override the service's batching settings for this model.
-    """
-
-    name: ModelName
-    version: ModelVersion
-    task: Task
-    description: str = ""
-    features: Annotated[list[FeatureSpec], Field(min_length=1, max_length=10000)]
-    classes: list[Label] | None = None
-    training_stats: dict[str, FeatureStats] | None = None
-    model_file: ModelFile = "model.skops"
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    trusted_types: list[str] = Field(default_factory=list)
-    max_batch_size: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    max_wait_ms: Annotated[float, Field(ge=0, le=1000)] | None = None
+from shared_schemas.manifest import FeatureSpec, Label, ModelName, ModelVersion, Scalar, Task
 
 
 class PredictRequest(Contract):
@@ -99,6 +46,10 @@ class ModelMetadata(Contract):
     features: list[FeatureSpec]
     classes: list[Label] | None = None
     input_schema: dict[str, Any]
+    # The most rows one request may carry (MODEL_MAX_ROWS): send more in chunks.
+    max_rows: int
+    # Alias -> version; `production` is the version the unversioned routes serve.
+    aliases: dict[str, str] = Field(default_factory=dict)
 
 
 V2Datatype = Literal[

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from model_service.config import Settings
 from model_service.models.validation import StructureError, validate_estimator
 from model_service.models.ziplimits import ZipLimitError, check_zip_directory
-from shared_schemas.inference import Manifest
+from shared_schemas.manifest import Manifest
 
 MANIFEST = "manifest.json"
 PICKLE_FILES = frozenset({"model.joblib", "model.pkl"})

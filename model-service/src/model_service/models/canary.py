@@ -7,7 +7,7 @@ from typing import Any
 
 from model_service.models.bundles import Bundle
 from model_service.models.schemas import bounds, build_schemas
-from shared_schemas.inference import FeatureSpec
+from shared_schemas.manifest import FeatureSpec
 
 
 def canary_value(feature: FeatureSpec) -> Any:
@@ -32,6 +32,7 @@ def predict_canary(bundle: Bundle) -> None:
     schemas = build_schemas(bundle.manifest, max_rows=1)
     row = {feature.name: canary_value(feature) for feature in bundle.manifest.features}
     rows = schemas.to_array([schemas.instance.model_validate_json(json.dumps(row))])
-    bundle.estimator.predict(rows)
+    given = schemas.model_input(rows)
+    bundle.estimator.predict(given)
     if hasattr(bundle.estimator, "predict_proba"):
-        bundle.estimator.predict_proba(rows)
+        bundle.estimator.predict_proba(given)

@@ -16,7 +16,8 @@ from model_service.models.bundles import Bundle, BundleError
 from model_service.models.schemas import ModelSchemas, build_schemas
 from model_service.models.verify import load_verified, verify_bundles
 from model_service.models.workers import InferencePool
-from shared_schemas.inference import Manifest, ModelMetadata, ModelSummary
+from shared_schemas.inference import ModelMetadata, ModelSummary
+from shared_schemas.manifest import Manifest
 
 logger = logging.getLogger("servir.models")
 READY = "ready"
@@ -42,9 +43,10 @@ class ModelVersion:
     def predict(self, rows: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Run the estimator (in a worker thread, called by the batch queue)."""
         try:
-            predictions = np.asarray(self.estimator.predict(rows))
+            given = self.schemas.model_input(rows)
+            predictions = np.asarray(self.estimator.predict(given))
             proba_wanted = proba and self.has_proba
-            probabilities = self.estimator.predict_proba(rows) if proba_wanted else None
+            probabilities = self.estimator.predict_proba(given) if proba_wanted else None
         except (ValueError, RuntimeWarning) as exc:  # the warning: numpy's overflow, when raised
             raise RowsRefused(str(exc)) from exc
         return predictions, probabilities
@@ -211,6 +213,7 @@ class Registry:
             features=latest.manifest.features,
             classes=latest.classes,
             input_schema=latest.schemas.instance.model_json_schema(),
+            max_rows=self.settings.max_rows,
         )
 
     def readiness(self) -> dict[str, str]:

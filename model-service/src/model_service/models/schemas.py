@@ -14,12 +14,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shared_schemas.base import WHOLE_NUMBER
-from shared_schemas.inference import FeatureSpec, Manifest
+from shared_schemas.manifest import FeatureSpec, Manifest
 
 INSTANCE_CONFIG = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 # scikit-learn's tree models compute in float32 and refuse a value past its range (even a
 # finite float64); none is meaningful to a model, so an unbounded number is bounded there.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# The pandas dtype of each feature type, for models fitted on a DataFrame.
+FRAME_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "category": "object"}
 
 
 def bounds(feature: FeatureSpec) -> tuple[float, float]:
@@ -58,6 +60,20 @@ class ModelSchemas:
     request: type[BaseModel]
     feature_names: tuple[str, ...]
     dtype: type
+    # DataFrame models: the columns (names as fitted, pandas dtypes) the rows become.
+    frame_columns: tuple[tuple[str, str], ...] | None = None
+
+    def model_input(self, rows: np.ndarray) -> Any:
+        """What the estimator takes: the rows themselves, or a DataFrame named as fitted."""
+        if self.frame_columns is None:
+            return rows
+        import pandas as pd  # noqa: PLC0415 - only DataFrame models pay for pandas
+
+        columns = {
+            name: pd.Series(rows[:, index], dtype=dtype, copy=False)
+            for index, (name, dtype) in enumerate(self.frame_columns)
+        }
+        return pd.DataFrame(columns, copy=False)
 
     def to_array(self, instances: list[BaseModel]) -> np.ndarray:
         """A 2-D array, one column per feature in manifest order."""
@@ -87,9 +103,13 @@ def build_schemas(manifest: Manifest, *, max_rows: int) -> ModelSchemas:
         return_probabilities=(bool, False),
     )
     categorical = any(f.type == "category" for f in manifest.features)
+    frame = None
+    if manifest.input_format == "dataframe":
+        frame = tuple((f.model_column, FRAME_DTYPES[f.type]) for f in manifest.features)
     return ModelSchemas(
         instance=instance,
         request=request,
         feature_names=tuple(f.name for f in manifest.features),
         dtype=object if categorical else np.float64,
+        frame_columns=frame,
     )

@@ -20,7 +20,7 @@ from model_service.errors import BadBundle, Conflict, NotFound
 from model_service.models.bundles import MANIFEST
 from model_service.models.verify import verify_bundles
 from model_service.repository.tarballs import unpack_bundle
-from shared_schemas.inference import Manifest
+from shared_schemas.manifest import Manifest
 
 INCOMING = ".incoming"
 TRASH = ".trash"

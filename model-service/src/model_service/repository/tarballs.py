@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from model_service.errors import BadBundle, ContentTooLarge
 from model_service.models.bundles import MANIFEST, PICKLE_FILES
-from shared_schemas.inference import Manifest
+from shared_schemas.manifest import Manifest
 
 MODEL_FILES = frozenset({"model.skops", *PICKLE_FILES})
 BUNDLE_FILES = frozenset({MANIFEST, *MODEL_FILES})

@@ -67,6 +67,7 @@ def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata
         features=manifest.features,
         classes=loaded.classes,
         input_schema=loaded.schemas.instance.model_json_schema(),
+        max_rows=registry.settings.max_rows,
     )
 
 
