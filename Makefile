@@ -14,7 +14,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen
 VENV := .venv
 STAMP := $(VENV)/.servir-installed
-SOURCES := shared-schemas/src service-runtime/src gateway/src auth-service/src model-service/src scripts tests
+SOURCES := shared-schemas/src service-runtime/src gateway/src auth-service/src model-service/src servir/src scripts tests
 COMPOSE = $(shell $(RUN) python -c "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')")
 PYTEST_FLAGS ?= $(if $(CI),-p no:cacheprovider,)
 

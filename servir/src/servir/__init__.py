@@ -1,0 +1,1 @@
+"""Servir for data scientists: save a model as a bundle, push it, predict with it."""
