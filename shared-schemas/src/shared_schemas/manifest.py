@@ -24,6 +24,14 @@ Label = int | str | bool | float
 # columns carry the names (and dtypes) it was fitted with (`feature_names_in_`).
 InputFormat = Literal["ndarray", "dataframe"]
 ModelFile = Literal["model.skops", "model.joblib", "model.pkl"]
+# The pandas dtype of each feature type, for models fitted on a DataFrame (the service builds
+# their input with it; the SDK checks a bundle's predictions through the same conversion).
+FRAME_DTYPES: dict[FeatureType, str] = {
+    "float": "float64",
+    "int": "int64",
+    "bool": "bool",
+    "category": "object",
+}
 WIRE_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_EXAMPLES = 100
 MAX_BINS = 100

@@ -14,14 +14,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shared_schemas.base import WHOLE_NUMBER
-from shared_schemas.manifest import FeatureSpec, Manifest
+from shared_schemas.manifest import FRAME_DTYPES, FeatureSpec, Manifest
 
 INSTANCE_CONFIG = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 # scikit-learn's tree models compute in float32 and refuse a value past its range (even a
 # finite float64); none is meaningful to a model, so an unbounded number is bounded there.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-# The pandas dtype of each feature type, for models fitted on a DataFrame.
-FRAME_DTYPES = {"float": "float64", "int": "int64", "bool": "bool", "category": "object"}
 
 
 def bounds(feature: FeatureSpec) -> tuple[float, float]:
