@@ -3,6 +3,7 @@ in memory does: a feature order, a dtype or a state lost on the way shows up her
 bundle ships, instead of as wrong predictions in production."""
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ def check_parity(
     """Load `folder`'s model with exactly the manifest's trusted types, predict `rows` as the
     service builds them, and compare with `expected`; BundleError names the first difference."""
     loaded = load_model(folder, manifest)
-    given = service_input(manifest.features, manifest.input_format, rows)
+    # The rows as a request carries them: through JSON, as the service reads them.
+    sent = json.loads(json.dumps(rows))
+    given = service_input(manifest.features, manifest.input_format, sent)
     try:
         found = answer(loaded, given, len(rows))
     except BundleError:

@@ -87,7 +87,9 @@ def _ship(
 ) -> None:
     """Write the bundle beside `target`, check it, and only then move it there."""
     with staging(target) as folder:
-        manifest = _write(folder, model, draft)
+        _write(folder, model, draft)
+        # The manifest as written, read back as the service reads it.
+        manifest = Manifest.model_validate_json((folder / MANIFEST).read_bytes())
         check_parity(folder, manifest, rows, expected)
         publish(folder, target)
 
@@ -132,7 +134,7 @@ def _validated(body: dict[str, Any]) -> Manifest:
         raise BundleError(f"the manifest would be invalid at {where}: {first['msg']}") from None
 
 
-def _write(folder: Path, model: Any, draft: dict[str, Any]) -> Manifest:
+def _write(folder: Path, model: Any, draft: dict[str, Any]) -> None:
     """The model file, then the manifest naming its digest and the types it needs trusted."""
     model_path = folder / MODEL_FILE
     sio.dump(model, model_path)
@@ -146,4 +148,3 @@ def _write(folder: Path, model: Any, draft: dict[str, Any]) -> Manifest:
     )
     text = manifest.model_dump_json(indent=2, exclude_none=True)
     (folder / MANIFEST).write_text(text + "\n", encoding="utf-8")
-    return manifest
