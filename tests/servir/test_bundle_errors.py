@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
@@ -116,3 +117,9 @@ def test_an_empty_folder_is_used(tmp_path: Path) -> None:
     model, frame = fitted()
     save_model(model, tmp_path, sample=frame, name="m")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "model.skops"]
+
+
+def test_a_text_column_with_too_many_values(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": [f"cliente-{i}" for i in range(1001)], "edad": range(1001)})
+    model = DummyClassifier().fit(frame, [0, 1] * 500 + [0])
+    refused(tmp_path, model, frame, r"column 'id' cannot be a feature: categories: .*at most 1000")

@@ -4,11 +4,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from servir.bundle.encoders import encoder_categories
 from servir.bundle.sample import Sample
 from servir.errors import BundleError
-from shared_schemas.manifest import FeatureSpec, wire_name
+from shared_schemas.manifest import FeatureSpec, FeatureType, wire_name
 
 Bounds = Mapping[str, tuple[float | None, float | None]]
 NAME_LIMIT = 64
@@ -44,15 +45,24 @@ def build_features(model: Any, sample: Sample, bounds: Bounds | None) -> list[Fe
         categories = None
         if kind == "category":
             categories = _categories(sample.frame[column], learnt.get(column))
-        features.append(
-            FeatureSpec(
-                name=name,
-                type=kind,
-                column=None if name == column else column,
-                categories=categories,
-            )
-        )
+        features.append(_spec(column, name, kind, categories))
     return _with_bounds(features, sample.frame, bounds or {})
+
+
+def _spec(column: str, name: str, kind: FeatureType, categories: list[str] | None) -> FeatureSpec:
+    try:
+        return FeatureSpec(
+            name=name,
+            type=kind,
+            column=None if name == column else column,
+            categories=categories,
+        )
+    except ValidationError as exc:  # a name too long, too many categories...
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BundleError(
+            f"column {column!r} cannot be a feature: {where}: {first['msg']}"
+        ) from None
 
 
 def _categories(values: pd.Series, learnt: list[str] | None) -> list[str]:
