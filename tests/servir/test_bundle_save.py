@@ -174,3 +174,21 @@ def test_the_manifest_is_indented_json_and_the_model_matches_its_digest(tmp_path
     assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "model.skops"]
     assert not [p for p in folder.parent.iterdir() if p.name != "1"]  # no staging left behind
     assert Manifest.model_validate_json(text).description == "Lirios."
+
+
+def test_every_feature_type_is_served_as_saved(tmp_path: Path) -> None:
+    frame, _ = pets()
+    frame["vacunado"] = frame["año"] % 2 == 0
+    labels = np.where(frame["vacunado"], "al día", "pendiente")
+    prepare = ColumnTransformer(
+        [("especie", OneHotEncoder(), ["especie"])], remainder=StandardScaler()
+    )
+    model = make_pipeline(prepare, LogisticRegression()).fit(frame, labels)
+
+    folder = save_model(model, tmp_path / "todo" / "1", sample=frame, name="todo")
+
+    bundle = served(folder, tmp_path)
+    kinds = [f.type for f in bundle.manifest.features]
+    assert kinds == ["category", "float", "int", "bool"]
+    answered = predict_as_service(bundle, wire_rows(frame, bundle.manifest))
+    assert answered.tolist() == model.predict(frame).tolist()
