@@ -38,7 +38,9 @@ def _annotation(feature: FeatureSpec, prefix: str) -> Any:
     about = feature.description
     if feature.type == "category":
         assert feature.categories is not None
-        members = {value: value for value in feature.categories}
+        # Members get plain names of their own: a category is data ("", "mro", "__init__"),
+        # and as a member name it would break Enum or be dropped by it.
+        members = [(f"c{index}", value) for index, value in enumerate(feature.categories)]
         return enum.Enum(f"{prefix}{schema_name(feature.name)}", members, type=str)
     if feature.type == "bool":
         return Annotated[bool, Field(description=about)]
