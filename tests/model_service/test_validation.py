@@ -14,6 +14,7 @@ from sklearn.ensemble import (
     GradientBoostingRegressor,
     RandomForestRegressor,
 )
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
@@ -51,10 +52,12 @@ def valid(estimator: Any, listed: list[str] | None = None) -> None:
         KNeighborsClassifier(3, algorithm="brute", metric="minkowski", p=3).fit(ROWS, THREE),
         KNeighborsClassifier(2, algorithm="brute").fit(ROWS, np.stack([TWO, THREE], axis=1)),
         KNeighborsRegressor(2, algorithm="brute", weights="distance").fit(ROWS, TWO * 1.5),
+        make_pipeline(SimpleImputer(), LogisticRegression()).fit(ROWS, THREE),
+        SimpleImputer(strategy="most_frequent").fit(THREE.reshape(-1, 1).astype(object)),
     ],
     ids=[
         *("gb-3", "gb-2", "gb-reg", "forest-reg", "linear", "pipeline", "columns"),
-        *("knn", "knn-2-outputs", "knn-reg"),
+        *("knn", "knn-2-outputs", "knn-reg", "imputer", "imputer-categories"),
     ],
 )
 def test_fitted_validated_estimators_pass(estimator: Any) -> None:
@@ -79,6 +82,10 @@ def _narrow_one_hot(model: Any) -> None:
 
 def _short_scale(model: Any) -> None:
     model.scale_ = np.ones(2)
+
+
+def _short_statistics(model: Any) -> None:
+    model.statistics_ = np.zeros(2)
 
 
 def _wide_tree(model: Any) -> None:
@@ -115,6 +122,7 @@ def _feature_out_of_range(model: Any) -> None:
         (OneHotEncoder().fit(ROWS[:, :1]), _repeat_category, "repeats a category"),
         (OneHotEncoder().fit(ROWS[:, :1]), _narrow_one_hot, "_n_features_outs does not match"),
         (StandardScaler().fit(ROWS), _short_scale, "scale_ does not match"),
+        (SimpleImputer().fit(ROWS), _short_statistics, "statistics_ does not match"),
         (RandomForestRegressor(n_estimators=2).fit(ROWS, TWO), _wide_tree, "other features"),
         (DecisionTreeRegressor().fit(ROWS, TWO), _nan_threshold, "threshold is not finite"),
         (DecisionTreeRegressor().fit(ROWS, TWO), _feature_out_of_range, "splits on no feature"),
@@ -130,7 +138,8 @@ def _feature_out_of_range(model: Any) -> None:
         ),
     ],
     ids=[
-        *("coef", "intercept", "categories", "widths", "scaler", "forest", "threshold"),
+        *("coef", "intercept", "categories", "widths", "scaler", "imputer", "forest"),
+        "threshold",
         *("feature", "knn-labels", "knn-k"),
     ],
 )

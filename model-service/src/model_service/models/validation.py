@@ -24,6 +24,7 @@ from model_service.models.validators import (
     check_forest,
     check_function_transformer,
     check_gradient_boosting,
+    check_imputer,
     check_linear,
     check_neighbors,
     check_scaler,
@@ -62,6 +63,7 @@ VALIDATED_TYPES: dict[str, Callable[[Any], None]] = {
     "sklearn.preprocessing._data.MinMaxScaler": check_scaler,
     "sklearn.preprocessing._data.MaxAbsScaler": check_scaler,
     "sklearn.preprocessing._data.RobustScaler": check_scaler,
+    "sklearn.impute._base.SimpleImputer": check_imputer,
     # Identity unless it holds a function, and a function is refused there.
     "sklearn.preprocessing._function_transformer.FunctionTransformer": (check_function_transformer),
 }

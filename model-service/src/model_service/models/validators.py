@@ -225,3 +225,11 @@ def check_function_transformer(transformer: Any) -> None:
         transformer.func is None and transformer.inverse_func is None,
         "a FunctionTransformer holds a function",
     )
+
+
+def check_imputer(imputer: Any) -> None:
+    """SimpleImputer: one statistic per feature (its missing-value indicator, a separate
+    type, is refused unless vouched for)."""
+    features = n_features(imputer)
+    statistics = np.asarray(imputer.statistics_)
+    require(statistics.shape == (features,), "statistics_ does not match the features")
