@@ -7,12 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Self
 
+from servir_runtime.lifeline import die_with_parent
 from servir_runtime.processes import (
     HOST,
     Process,
@@ -207,6 +210,9 @@ class Stack:
             command = ["taskset", "-c", str(self.pin_cpu), *command]
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("ab")
+        # Every child is stopped with the stack, even when the stack's process dies unable to
+        # stop them (SIGKILL); the kernel ties this to the spawning thread, so the main one.
+        main = threading.current_thread() is threading.main_thread()
         popen = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -215,6 +221,8 @@ class Stack:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # The hook takes no lock (a prctl through a libc handle loaded before the fork).
+            preexec_fn=partial(die_with_parent, signal.SIGTERM, os.getpid()) if main else None,  # noqa: PLW1509
         )
         process = Process(name, popen, log_path, ready_url, log_file)
         self.processes.append(process)
