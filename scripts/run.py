@@ -75,6 +75,7 @@ def main() -> int:
         model_port=_port("MODEL_PORT", 8002),
         redis_port=_port("SERVIR_REDIS_PORT", 0),
         metrics_port=_port("GATEWAY_METRICS_PORT", 9000),
+        progress=partial(print, flush=True),  # each step as it happens: a start takes seconds
     )
     # Explicit for SIGINT too: a shell that starts us in the background ignores it by default.
     for signum in STOP_SIGNALS:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,13 +20,13 @@ from servir_runtime.lifeline import die_with_parent
 from servir_runtime.processes import (
     HOST,
     Process,
-    StackError,
-    answers_200,
+    check_alive,
     free_port,
     redis_command,
     redis_pong,
     signal_group,
     terminate,
+    wait_ready,
 )
 
 # The repository this (editable, development-only) launcher runs from.
@@ -49,6 +50,8 @@ class Stack:
     model_replicas: int = 1
     extra_model_ports: list[int] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
+    # Told each step of a start as it happens (`make run` prints them); silent by default.
+    progress: Callable[[str], None] = lambda _: None
 
     def __post_init__(self) -> None:
         self.gateway_port = self.gateway_port or free_port()
@@ -109,8 +112,7 @@ class Stack:
                     f"http://{HOST}:{port}",
                 )
             self._spawn("gateway", [sys.executable, "-m", "gateway"], env, self.gateway_url)
-            for process in self.processes[1:]:
-                self._wait_ready(process, timeout)
+            wait_ready(self.processes[1:], timeout, self.progress)
         except BaseException:
             self.stop()
             raise
@@ -174,15 +176,16 @@ class Stack:
             old.ready_url,
         )
         self.processes.insert(index, self.processes.pop())
-        self._wait_ready(process, timeout)
+        wait_ready([process], timeout, self.progress)
 
     def _start_redis(self, timeout: float) -> None:
         command = redis_command(port=self.redis_port, data_dir=self.data_dir / "redis")
         process = self._spawn("redis", command, dict(os.environ), None)
         deadline = time.monotonic() + timeout
         while not redis_pong(self.redis_port):
-            self._check_alive(process, deadline)
+            check_alive(process, deadline)
             time.sleep(0.05)
+        self.progress(f"Redis up on port {self.redis_port} ({process.took()})")
 
     def _service_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -226,18 +229,6 @@ class Stack:
         )
         process = Process(name, popen, log_path, ready_url, log_file)
         self.processes.append(process)
+        if ready_url is not None:
+            self.progress(f"{name} starting")
         return process
-
-    def _wait_ready(self, process: Process, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not answers_200(f"{process.ready_url}/readyz"):
-            self._check_alive(process, deadline)
-            time.sleep(0.1)
-
-    @staticmethod
-    def _check_alive(process: Process, deadline: float) -> None:
-        if process.popen.poll() is not None:
-            msg = f"{process.name} exited with {process.popen.returncode}:\n{process.log_tail()}"
-            raise StackError(msg)
-        if time.monotonic() > deadline:
-            raise StackError(f"{process.name} was not ready in time:\n{process.log_tail()}")
