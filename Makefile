@@ -50,8 +50,10 @@ models: $(STAMP) ## Train the demo bundles (iris, breast-cancer, churn) into mod
 	  echo "Demo models present in models/ (rm -r models/iris models/breast-cancer models/churn to retrain)."; \
 	else $(RUN) python -m model_service.demo_models models; fi
 
+# exec, and the venv's python rather than `uv run` (which would stay between them): the launcher
+# is the process make waits for, and watches make (servir_runtime/lifeline.py).
 run: $(STAMP) redis-server models ## Run the whole stack locally (own Redis, three services); Ctrl-C stops it
-	@set -a; if [ -f .env ]; then . ./.env; fi; set +a; $(RUN) python scripts/run.py
+	@set -a; if [ -f .env ]; then . ./.env; fi; set +a; exec $(VENV)/bin/python scripts/run.py
 
 up: ## docker compose up --build (detached, waits until healthy)
 	docker compose up --build --detach --wait

@@ -4,10 +4,12 @@ import os
 import signal
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
 from auth_service.config import Settings as AuthSettings
+from servir_runtime.lifeline import STOP_SIGNALS, watch_parent
 from servir_runtime.processes import HOST, StackError, port_taken
 from servir_runtime.stack import ROOT, Stack
 
@@ -42,8 +44,8 @@ def _shown(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-# SIGHUP too: a closed terminal must not leave the stack running without its launcher.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# STOP_SIGNALS has SIGHUP too: a closed terminal must not leave the stack running without its
+# launcher.
 _stopping = False
 
 
@@ -73,10 +75,13 @@ def main() -> int:
         model_port=_port("MODEL_PORT", 8002),
         redis_port=_port("SERVIR_REDIS_PORT", 0),
         metrics_port=_port("GATEWAY_METRICS_PORT", 9000),
+        progress=partial(print, flush=True),  # each step as it happens: a start takes seconds
     )
     # Explicit for SIGINT too: a shell that starts us in the background ignores it by default.
     for signum in STOP_SIGNALS:
         signal.signal(signum, _stop_on_signal)
+    # make, signalled alone, waits for us without passing the signal on (lifeline.py).
+    watch_parent(partial(os.kill, os.getpid(), signal.SIGTERM))
     try:
         stack.start()
         admin = AuthSettings()

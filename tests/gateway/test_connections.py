@@ -232,7 +232,7 @@ async def test_lingering_stops_after_the_byte_bound() -> None:
         with pytest.raises(ConnectionError):  # the gateway stops reading: the writes fail
             await send_slowly(writer, len(BIG))
         writer.close()
-    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert answer.startswith(b"HTTP/1.1 413 Content Too Large\r\n")  # RFC 9110's name
 
 
 async def drip_until_refused(writer: asyncio.StreamWriter, *, pause: float = 0.0) -> None:

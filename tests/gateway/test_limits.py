@@ -29,6 +29,10 @@ async def test_declared_body_over_the_limit_is_413_and_never_forwarded() -> None
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/json"  # RFC 6749's error body
     assert response.json()["error"] == "invalid_request"
+    # The caller learns the limit in bytes, not the operator's environment variable.
+    assert response.json()["error_description"] == (
+        f"The body is {LIMIT + 1} bytes; this route takes at most {LIMIT}."
+    )
     assert fits.status_code == 200
     assert len(posted(auth.requests)) == 1
 
@@ -43,6 +47,7 @@ async def test_streamed_body_over_the_limit_is_413() -> None:
         async with serve_in_process(create_app(settings)) as client:
             response = await client.post("/auth/revoke", content=chunks())
     assert response.status_code == 413
+    assert response.json()["detail"] == f"The body exceeds this route's limit of {LIMIT} bytes."
     assert posted(auth.requests) == []
 
 

@@ -161,8 +161,9 @@ def test_a_413_names_the_limit_of_its_route() -> None:
     paths = merge(OWN, {"auth": AUTH, "model": model})["paths"]
     upload = paths["/models"]["post"]["responses"]["413"]["description"]
     predict = paths["/models/iris/predict"]["post"]["responses"]["413"]["description"]
-    assert upload == "The body exceeds GATEWAY_MAX_UPLOAD_BYTES"
-    assert predict == "The body exceeds GATEWAY_MAX_BODY_BYTES"
+    # In bytes, as the 413 says it: callers cannot change the operator's settings.
+    assert upload == "The body is larger than this route's limit (268435456 bytes by default)"
+    assert predict == "The body is larger than this route's limit (1048576 bytes by default)"
 
 
 def test_the_gateways_errors_have_each_operations_error_body() -> None:

@@ -1,5 +1,7 @@
 """Byte counts read from headers: ASCII digits only, never a 500 for a strange value."""
 
+import logging
+
 import pytest
 from starlette.types import Message, Scope
 
@@ -37,3 +39,23 @@ async def test_the_body_limit_still_holds_when_the_declared_length_is_ignored() 
 
     with pytest.raises(ContentTooLarge):
         await read_body(_scope(b"9" * 5000), receive, limit=10, setting="LIMIT")
+
+
+async def test_a_413_tells_the_caller_the_limit_and_the_log_names_the_setting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"x" * 20, "more_body": False}
+
+    caplog.set_level(logging.INFO, logger="servir.bodies")
+    with pytest.raises(ContentTooLarge) as declared:
+        await read_body(_scope(b"11"), receive, limit=10, setting="MODEL_MAX_BODY_BYTES")
+    with pytest.raises(ContentTooLarge) as streamed:
+        await read_body({"type": "http", "headers": []}, receive, limit=10, setting="LIMIT")
+    assert declared.value.detail == "The body is 11 bytes; this route takes at most 10."
+    assert streamed.value.detail == "The body exceeds this route's limit of 10 bytes."
+    assert [record.__dict__["setting"] for record in caplog.records] == [
+        "MODEL_MAX_BODY_BYTES",
+        "LIMIT",
+    ]
+    assert "MODEL_MAX_BODY_BYTES=10" in caplog.records[0].getMessage()

@@ -1,6 +1,7 @@
 """The stack launcher behind `make run` and the integration tests."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -106,6 +107,27 @@ def assert_all_stopped(launcher: Launcher) -> None:
     assert returncode != 0, launcher.stderr.read_text()
     still = {name: pid for name, pid in launcher.children.items() if _alive(pid)}
     assert still == {}, f"left running: {still}"
+
+
+# What a person sees while the stack starts: one line per step, as it happens, then the summary.
+SERVICES = ("auth-service", "model-service", "gateway")
+PROGRESS = re.compile(
+    r"Redis up on port \d+ \(\d+\.\d s\)"
+    r"|(auth-service|model-service|gateway) starting"
+    r"|(auth-service|model-service|gateway) healthy at http://127\.0\.0\.1:\d+ \(\d+\.\d s\)"
+)
+
+
+def test_the_start_shows_each_step_then_the_summary(launcher: Launcher) -> None:
+    lines = launcher.stdout.read_text().splitlines()
+    summary = next(i for i, line in enumerate(lines) if line.startswith("Logs: "))
+    steps = lines[:summary]
+    assert all(PROGRESS.fullmatch(line) for line in steps), steps
+    assert steps[0].startswith("Redis up on port ")
+    assert steps[1:4] == [f"{name} starting" for name in SERVICES]
+    healthy = sorted(line.split(" healthy at ")[0] for line in steps[4:])
+    assert healthy == sorted(SERVICES), steps
+    assert lines[summary + 1].startswith(READY_LINE)
 
 
 def test_a_service_that_dies_stops_the_whole_stack_redis_included(launcher: Launcher) -> None:

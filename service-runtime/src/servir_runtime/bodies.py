@@ -1,12 +1,15 @@
 """Reading a request body under a limit, refused (413) before anything past it is read;
 and the media type a JSON route takes (415 otherwise)."""
 
+import logging
 import re
 from collections.abc import Collection
 
 from starlette.types import Receive, Scope
 
 from servir_runtime.problems import ContentTooLarge, ServiceError, UnsupportedMediaType
+
+logger = logging.getLogger("servir.bodies")
 
 JSON_MEDIA_TYPE = "application/json"
 # ASCII digits only: str.isdigit also accepts "²" and other Unicode digits that int() refuses,
@@ -39,11 +42,20 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
+def too_large(detail: str, *, limit: int, setting: str) -> ContentTooLarge:
+    """The 413 for the caller, who learns the limit in bytes; the operator's log line names
+    the setting (`setting`, an environment variable) that moves it."""
+    logger.info("Body over its limit (%s=%d)", setting, limit, extra={"setting": setting})
+    return ContentTooLarge(detail)
+
+
 async def read_body(scope: Scope, receive: Receive, *, limit: int, setting: str) -> bytes:
-    """The whole body; 413 naming `setting` when it is declared or streams beyond `limit`."""
+    """The whole body; 413 when it is declared or streams beyond `limit` (logged naming
+    `setting`)."""
     declared = declared_length(scope)
     if declared is not None and declared > limit:
-        raise ContentTooLarge(f"The body is {declared} bytes; {setting} allows {limit}.")
+        detail = f"The body is {declared} bytes; this route takes at most {limit}."
+        raise too_large(detail, limit=limit, setting=setting)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -54,7 +66,8 @@ async def read_body(scope: Scope, receive: Receive, *, limit: int, setting: str)
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise ContentTooLarge(f"The body exceeds {limit} bytes ({setting}).")
+            detail = f"The body exceeds this route's limit of {limit} bytes."
+            raise too_large(detail, limit=limit, setting=setting)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

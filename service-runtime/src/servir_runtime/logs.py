@@ -3,6 +3,7 @@
 import logging
 import sys
 import traceback
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,8 +44,27 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
+    line: str | None = None,
+) -> None:
+    """`warnings.showwarning`, as a JSON record: the log stays one object per line.
+
+    The warnings filters still decide what is shown, so a library's warning comes out once per
+    place that raises it, not on every call.
+    """
+    logging.getLogger("py.warnings").warning(
+        "%s", message, extra={"category": category.__name__, "source": f"{filename}:{lineno}"}
+    )
+
+
 def configure_logging(*, service: str, level: str) -> None:
-    """Send every logger (uvicorn's too) through one JSON handler on stdout."""
+    """Send every logger (uvicorn's too), and Python's warnings, through one JSON handler on
+    stdout."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
@@ -56,3 +76,4 @@ def configure_logging(*, service: str, level: str) -> None:
         logger.propagate = True
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.showwarning = _log_warning

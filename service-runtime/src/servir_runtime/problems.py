@@ -26,6 +26,14 @@ logger = logging.getLogger("servir.errors")
 V2_PREFIX = "/v2"
 # The methods a 405's `Allow` may name (HEAD only where a route lists it).
 ALLOW_PROBED = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+# RFC 9110's names where Python 3.11's HTTPStatus still has RFC 7231's ("Request Entity Too
+# Large", "Unprocessable Entity"): one name per status in every title and status line.
+REASONS = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def reason(status: int) -> str:
+    """The status's name, as RFC 9110 gives it."""
+    return REASONS.get(status) or HTTPStatus(status).phrase
 
 
 class ServiceError(Exception):
@@ -96,7 +104,7 @@ def problem_response(
 ) -> Response:
     """A problem+json response; under `/v2` it also carries the protocol's `error` field."""
     fields: dict[str, Any] = {
-        "title": title or HTTPStatus(status).phrase,
+        "title": title or reason(status),
         "status": status,
         "detail": detail,
         "instance": instance,
@@ -115,7 +123,7 @@ def _route_detail(request: Request, status: int) -> str:
         return f"No resource at {request.url.path}."
     if status == 405:
         return f"{request.method} is not allowed on {request.url.path}."
-    return HTTPStatus(status).description or HTTPStatus(status).phrase
+    return HTTPStatus(status).description or reason(status)
 
 
 async def _on_service_error(request: Request, exc: Exception) -> Response:
@@ -130,7 +138,7 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
         # FastAPI could not even decode the JSON body (not UTF-8, nested too deep): answer as
         # for any other body that is not JSON, rather than with its bare 400.
         return _not_json(request)
-    phrase = HTTPStatus(status).phrase
+    phrase = HTTPStatus(status).phrase  # Starlette's default detail: no detail at all
     detail = exc.detail if exc.detail and exc.detail != phrase else _route_detail(request, status)
     headers = dict(exc.headers or {})
     if status == 405:

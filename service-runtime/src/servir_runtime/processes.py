@@ -6,10 +6,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -50,6 +52,11 @@ class Process:
     log_path: Path
     ready_url: str | None
     log_file: IO[bytes]
+    started: float = field(default_factory=time.monotonic)
+
+    def took(self) -> str:
+        """Seconds since it started, as a progress line says it."""
+        return f"{time.monotonic() - self.started:.1f} s"
 
     def log_tail(self, lines: int = 60) -> str:
         """The end of this process's log."""
@@ -73,6 +80,31 @@ def signal_group(process: Process, signum: int) -> None:
     # group id stays reserved while any member lives, so it names no stranger.
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.popen.pid, signum)
+
+
+def check_alive(process: Process, deadline: float) -> None:
+    """StackError with the process's log when it has exited, or when `deadline` has passed."""
+    if process.popen.poll() is not None:
+        msg = f"{process.name} exited with {process.popen.returncode}:\n{process.log_tail()}"
+        raise StackError(msg)
+    if time.monotonic() > deadline:
+        raise StackError(f"{process.name} was not ready in time:\n{process.log_tail()}")
+
+
+def wait_ready(processes: list[Process], timeout: float, say: Callable[[str], None]) -> None:
+    """Return once every process answers 200 on /readyz, saying each as it does (in the order
+    they become ready, not the order they started)."""
+    deadline = time.monotonic() + timeout
+    pending = list(processes)
+    while pending:
+        for process in list(pending):
+            if answers_200(f"{process.ready_url}/readyz"):
+                pending.remove(process)
+                say(f"{process.name} healthy at {process.ready_url} ({process.took()})")
+            else:
+                check_alive(process, deadline)
+        if pending:
+            time.sleep(0.1)
 
 
 def answers_200(url: str) -> bool:

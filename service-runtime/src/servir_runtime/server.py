@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 
 from servir_runtime.settings import ServiceSettings
+from servir_runtime.uvicorn_private import use_rfc9110_reasons
 
 
 def serve(
@@ -17,6 +18,7 @@ def serve(
 ) -> None:
     """Serve until SIGINT/SIGTERM, letting accepted requests finish within the grace period,
     then exit 0. `http` replaces uvicorn's httptools protocol (e.g. one bounding heads)."""
+    use_rfc9110_reasons()
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -7,22 +7,26 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Self
 
+from servir_runtime.lifeline import die_with_parent
 from servir_runtime.processes import (
     HOST,
     Process,
-    StackError,
-    answers_200,
+    check_alive,
     free_port,
     redis_command,
     redis_pong,
     signal_group,
     terminate,
+    wait_ready,
 )
 
 # The repository this (editable, development-only) launcher runs from.
@@ -46,6 +50,8 @@ class Stack:
     model_replicas: int = 1
     extra_model_ports: list[int] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
+    # Told each step of a start as it happens (`make run` prints them); silent by default.
+    progress: Callable[[str], None] = lambda _: None
 
     def __post_init__(self) -> None:
         self.gateway_port = self.gateway_port or free_port()
@@ -106,8 +112,7 @@ class Stack:
                     f"http://{HOST}:{port}",
                 )
             self._spawn("gateway", [sys.executable, "-m", "gateway"], env, self.gateway_url)
-            for process in self.processes[1:]:
-                self._wait_ready(process, timeout)
+            wait_ready(self.processes[1:], timeout, self.progress)
         except BaseException:
             self.stop()
             raise
@@ -171,15 +176,16 @@ class Stack:
             old.ready_url,
         )
         self.processes.insert(index, self.processes.pop())
-        self._wait_ready(process, timeout)
+        wait_ready([process], timeout, self.progress)
 
     def _start_redis(self, timeout: float) -> None:
         command = redis_command(port=self.redis_port, data_dir=self.data_dir / "redis")
         process = self._spawn("redis", command, dict(os.environ), None)
         deadline = time.monotonic() + timeout
         while not redis_pong(self.redis_port):
-            self._check_alive(process, deadline)
+            check_alive(process, deadline)
             time.sleep(0.05)
+        self.progress(f"Redis up on port {self.redis_port} ({process.took()})")
 
     def _service_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -207,6 +213,9 @@ class Stack:
             command = ["taskset", "-c", str(self.pin_cpu), *command]
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("ab")
+        # Every child is stopped with the stack, even when the stack's process dies unable to
+        # stop them (SIGKILL); the kernel ties this to the spawning thread, so the main one.
+        main = threading.current_thread() is threading.main_thread()
         popen = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -215,21 +224,11 @@ class Stack:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # The hook takes no lock (a prctl through a libc handle loaded before the fork).
+            preexec_fn=partial(die_with_parent, signal.SIGTERM, os.getpid()) if main else None,  # noqa: PLW1509
         )
         process = Process(name, popen, log_path, ready_url, log_file)
         self.processes.append(process)
+        if ready_url is not None:
+            self.progress(f"{name} starting")
         return process
-
-    def _wait_ready(self, process: Process, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not answers_200(f"{process.ready_url}/readyz"):
-            self._check_alive(process, deadline)
-            time.sleep(0.1)
-
-    @staticmethod
-    def _check_alive(process: Process, deadline: float) -> None:
-        if process.popen.poll() is not None:
-            msg = f"{process.name} exited with {process.popen.returncode}:\n{process.log_tail()}"
-            raise StackError(msg)
-        if time.monotonic() > deadline:
-            raise StackError(f"{process.name} was not ready in time:\n{process.log_tail()}")

@@ -10,9 +10,10 @@ from collections.abc import Iterator, Mapping
 from typing import Final
 
 from gateway.auth.access import AUTHENTICATED, PUBLIC, required_access
+from gateway.config import Settings
 from gateway.docs.components import Document, add_components, prune, rewrite_refs
 from gateway.routing.lookup import TABLE
-from gateway.routing.table import Route
+from gateway.routing.table import Budget, Route
 from shared_schemas.auth import ALL_SCOPES
 
 # The token endpoint (the route table's one answering in RFC 6749's errors).
@@ -155,7 +156,7 @@ def _gateway_errors(forwarded: Document) -> None:
         content = _error_content(place.route(verb), responses)
         own = dict(GATEWAY_ERRORS)
         if "requestBody" in operation:
-            own["413"] = (f"The body exceeds {place.budget(verb).setting}", {})
+            own["413"] = (_too_large(place.budget(verb)), {})
         # Limited: every authenticated operation, and every public write per client IP.
         if place.limit(verb) is not None:
             own["429"] = ("Over a rate limit (RateLimit-Policy, RateLimit)", RETRY_AFTER)
@@ -164,6 +165,13 @@ def _gateway_errors(forwarded: Document) -> None:
             if headers:
                 declared["headers"] = copy.deepcopy(headers)
             responses.setdefault(status, declared)
+
+
+def _too_large(budget: Budget) -> str:
+    # The limit in bytes, as the 413 itself says it: callers cannot change a setting, and the
+    # operator's log line of each 413 names it.
+    default = Settings.model_fields[budget.max_bytes].default
+    return f"The body is larger than this route's limit ({default} bytes by default)"
 
 
 def _error_content(route: Route | None, responses: Document) -> Document:

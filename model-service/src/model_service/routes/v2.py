@@ -50,13 +50,14 @@ INFER_DOC: dict[str, Any] = {
         },
     }
 }
+BODY_LIMIT = Settings.model_fields["max_body_bytes"].default
 PROBLEM = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/V2Problem"}}}
 INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": PROBLEM}
     for status, description in [
         (400, "The tensor does not fit the model (shape, datatype, size, values)"),
         (404, "No such model or version"),
-        (413, "The body exceeds MODEL_MAX_BODY_BYTES"),
+        (413, f"The body is larger than the limit ({BODY_LIMIT} bytes by default)"),
         (415, "A compressed body, or a Content-Type other than JSON or octet-stream"),
         (422, "The body is not an inference request, or has too many rows"),
         (503, "The model failed to load or overran its inference deadline (Retry-After)"),

@@ -5,7 +5,8 @@ uvicorn lets a server pass its own protocol class (`http=`), but the class to st
 bounded request head) and `connections.py` (deadlines, a cap per IP, a lingering close)
 subclass it and rely on:
 
-- the module's `HttpToolsProtocol`, `RequestResponseCycle` and `STATUS_LINE` (status -> bytes);
+- the module's `HttpToolsProtocol`, `RequestResponseCycle` and `STATUS_LINE` (status -> bytes,
+  whose 413 and 422 lines `reasons.py` rewrites with RFC 9110's phrases);
 - the protocol's parser callbacks and hooks, overridden and called through `super()`:
   `connection_made`, `connection_lost`, `data_received`, `on_message_begin`, `on_url`,
   `on_header`, `on_headers_complete`, `on_message_complete`, `on_response_complete`, and
@@ -25,5 +26,15 @@ so an upgrade that changes it fails there, by name.
 
 from servir_runtime.uvicorn_private.connections import GuardedProtocol, guarded_protocol
 from servir_runtime.uvicorn_private.heads import BoundedHeadProtocol, bounded_head_protocol
+from servir_runtime.uvicorn_private.reasons import use_rfc9110_reasons
 
-__all__ = ["BoundedHeadProtocol", "GuardedProtocol", "bounded_head_protocol", "guarded_protocol"]
+# On import, so that every server using these protocols (or serve()) says RFC 9110's phrases.
+use_rfc9110_reasons()
+
+__all__ = [
+    "BoundedHeadProtocol",
+    "GuardedProtocol",
+    "bounded_head_protocol",
+    "guarded_protocol",
+    "use_rfc9110_reasons",
+]
