@@ -1,0 +1,211 @@
+"""The servir client and CLI against the real stack, through the gateway: every operation, its
+typed results, and its typed errors carrying the problem details."""
+
+import io
+import json
+import tarfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from servir import (
+    AsyncClient,
+    Client,
+    ConnectionFailed,
+    Forbidden,
+    Invalid,
+    NotFound,
+    ServirError,
+    Unauthorized,
+)
+from tests.integration.conftest import RunningStack
+from tests.integration.identity import USER_PASSWORD, unique
+
+pytestmark = pytest.mark.integration
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+TRAINING_NAMES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
+
+def tarball(folder: Path, **changes: Any) -> bytes:
+    """A flat .tar.gz of a demo bundle, its manifest changed by `changes`."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.update(changes)
+    files = {
+        "manifest.json": json.dumps(manifest).encode(),
+        "model.skops": (folder / "model.skops").read_bytes(),
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def renamed_iris(demo_models: Path, tmp_path: Path) -> tuple[str, Path]:
+    """An iris bundle under a new model name whose features keep the training column names
+    (`sepal length (cm)`), written as a .tar.gz."""
+    name = f"client-{uuid.uuid4().hex[:8]}"
+    source = demo_models / "iris" / "1"
+    features = json.loads((source / "manifest.json").read_text())["features"]
+    for feature, column in zip(features, TRAINING_NAMES, strict=True):
+        feature["column"] = column
+    path = tmp_path / f"{name}.tar.gz"
+    path.write_bytes(tarball(source, name=name, features=features, training_stats=None))
+    return name, path
+
+
+@pytest.fixture
+def admin(stack: RunningStack) -> Iterator[Client]:
+    with Client(stack.gateway_url) as client:
+        client.login("admin", stack.admin_password)
+        yield client
+
+
+def test_login_me_refresh_and_logout(stack: RunningStack) -> None:
+    with Client(stack.gateway_url) as client:
+        token = client.login("admin", stack.admin_password)
+        assert "users:admin" in token.scope.split()
+        assert client.me().username == "admin"
+        first = client.refresh_token
+        client.refresh()
+        assert client.refresh_token not in (None, first)
+        stored = client.refresh_token
+        client.logout()
+        assert client.access_token is None
+    with Client(stack.gateway_url, refresh_token=stored) as revoked, pytest.raises(Unauthorized):
+        revoked.me()
+
+
+def test_an_expired_access_token_is_refreshed_once(stack: RunningStack) -> None:
+    with Client(stack.gateway_url) as client:
+        client.login("admin", stack.admin_password)
+        before = client.refresh_token
+        client._ops.creds.expires_at = 0.0  # as if its 15 minutes had passed
+        assert client.me().username == "admin"
+        assert client.refresh_token != before
+    # A client resumed from a stored refresh token (as the CLI is) gets its access token first.
+    with Client(stack.gateway_url, refresh_token=client.refresh_token) as resumed:
+        assert resumed.me().username == "admin"
+
+
+def test_a_wrong_password_is_unauthorized(stack: RunningStack) -> None:
+    with Client(stack.gateway_url) as client, pytest.raises(Unauthorized) as raised:
+        client.login("admin", "not-the-password")
+    assert raised.value.title == "invalid_grant"
+    assert raised.value.problem["error"] == "invalid_grant"
+
+
+def test_predict_records_frames_and_arrays(admin: Client) -> None:
+    records = admin.predict("iris", [SETOSA], probabilities=True)
+    assert records.predictions == ["setosa"]
+    assert records.classes == ["setosa", "versicolor", "virginica"]
+    assert records.probabilities is not None
+    assert len(records.probabilities[0]) == 3
+    frame = pd.DataFrame([SETOSA, SETOSA])
+    assert admin.predict("iris", frame, version="1").predictions == ["setosa", "setosa"]
+    array = np.array([list(SETOSA.values())], dtype=np.float32)
+    assert admin.predict("iris", array).predictions == ["setosa"]
+    mixed = pd.DataFrame(
+        {"tenure_months": [60], "monthly_charges": [25.0], "contract": ["two-year"]}
+    ).assign(has_support=[True])
+    assert admin.predict("churn", mixed).predictions[0] in {"stay", "leave"}
+
+
+def test_values_the_api_refuses_are_refused_before_sending(admin: Client) -> None:
+    with pytest.raises(ServirError, match=r"row 1, petal_width: nan"):
+        admin.predict("iris", [SETOSA, {**SETOSA, "petal_width": float("nan")}])
+    with pytest.raises(ServirError, match="columns"):
+        admin.predict("iris", np.zeros((1, 3)))
+
+
+def test_errors_carry_the_problem_details(stack: RunningStack, admin: Client) -> None:
+    with pytest.raises(NotFound) as missing:
+        admin.model("no-such-model")
+    assert missing.value.status == 404
+    assert missing.value.problem["instance"] == "/models/no-such-model"
+    with pytest.raises(Invalid) as invalid:
+        admin.predict("iris", [SETOSA, {**SETOSA, "petal_width": "wide"}])
+    assert invalid.value.status == 422
+    assert invalid.value.errors[0]["loc"] == ["body", "instances", 1, "petal_width"]
+    user = admin.create_user(unique("reader"), USER_PASSWORD, scopes=["models:read"])
+    with Client(stack.gateway_url) as reader:
+        reader.login(user.username, USER_PASSWORD)
+        with pytest.raises(Forbidden):
+            reader.predict("iris", [SETOSA])
+    admin.delete_user(user.username)
+
+
+def test_a_server_nobody_answers_is_a_connection_failure() -> None:
+    with Client("http://127.0.0.1:9", timeout=2) as client, pytest.raises(ConnectionFailed):
+        client.models()
+
+
+def test_api_keys(stack: RunningStack, admin: Client) -> None:
+    created = admin.create_api_key(unique("ci"), scopes=["models:read"])
+    assert created.key.startswith("srv_")
+    assert created.id in {key.id for key in admin.api_keys()}
+    with Client(stack.gateway_url, api_key=created.key) as ci:
+        assert any(summary.name == "iris" for summary in ci.models())
+    admin.revoke_api_key(created.id)
+    assert created.id not in {key.id for key in admin.api_keys()}
+
+
+def test_users(admin: Client) -> None:
+    username = unique("managed")
+    created = admin.create_user(username, USER_PASSWORD)
+    assert created.scopes == ["models:read", "models:predict"]
+    updated = admin.update_user(username, disabled=True, scopes=["models:read"])
+    assert updated.disabled
+    assert updated.scopes == ["models:read"]
+    assert admin.users(limit=1000).total >= 2
+    admin.delete_user(username)
+    with pytest.raises(NotFound):
+        admin.delete_user(username)
+
+
+def test_push_predict_by_training_names_unload_load_and_delete(
+    admin: Client, demo_models: Path, tmp_path: Path
+) -> None:
+    name, path = renamed_iris(demo_models, tmp_path)
+    pushed = admin.push(path)
+    assert pushed.name == name
+    assert pushed.versions == ["1"]
+    assert admin.push(path).versions == ["1"]  # the same bundle again: a safe retry
+    assert pushed.features[0].column == "sepal length (cm)"
+    frame = pd.DataFrame([list(SETOSA.values())], columns=TRAINING_NAMES)
+    assert admin.predict(name, frame).predictions == ["setosa"]
+    admin.unload(name)
+    admin.load(name)
+    assert admin.infer(name, [list(SETOSA.values())]).outputs[0].data == ["setosa"]
+    admin.delete(name, "1")
+    with pytest.raises(NotFound):
+        admin.model(name)
+
+
+def test_push_refuses_what_is_no_bundle(admin: Client, tmp_path: Path) -> None:
+    stray = tmp_path / "model.txt"
+    stray.write_text("x")
+    with pytest.raises(ServirError, match=r"neither a bundle folder nor a \.tar\.gz"):
+        admin.push(stray)
+
+
+@pytest.mark.anyio
+async def test_the_async_client_speaks_the_same_api(stack: RunningStack) -> None:
+    async with AsyncClient(stack.gateway_url) as client:
+        await client.login("admin", stack.admin_password)
+        assert (await client.me()).username == "admin"
+        answer = await client.predict("iris", [SETOSA])
+        assert answer.predictions == ["setosa"]
+        with pytest.raises(NotFound):
+            await client.model("no-such-model")
+        await client.logout()
+    async with AsyncClient("http://127.0.0.1:9", timeout=2) as dead:
+        with pytest.raises(ConnectionFailed):
+            await dead.models()
