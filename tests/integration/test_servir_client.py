@@ -3,6 +3,10 @@ typed results, and its typed errors carrying the problem details."""
 
 import io
 import json
+import os
+import stat
+import subprocess
+import sys
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -12,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner, Result
 
 from servir import (
     AsyncClient,
@@ -23,6 +28,8 @@ from servir import (
     ServirError,
     Unauthorized,
 )
+from servir.cli import app
+from servir.cli.profiles import load_profiles, profiles_path
 from tests.integration.conftest import RunningStack
 from tests.integration.identity import USER_PASSWORD, unique
 
@@ -209,3 +216,161 @@ async def test_the_async_client_speaks_the_same_api(stack: RunningStack) -> None
     async with AsyncClient("http://127.0.0.1:9", timeout=2) as dead:
         with pytest.raises(ConnectionFailed):
             await dead.models()
+
+
+# The CLI -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config folder of the test's own; no credential or server from the environment."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("SERVIR_API_KEY", "SERVIR_TOKEN", "SERVIR_SERVER", "SERVIR_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(app, list(args), input=stdin, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def logged_in(cli_home: Path, stack: RunningStack) -> Path:
+    """The CLI logged in as the admin; the profiles file."""
+    result = cli(
+        "login", "--server", stack.gateway_url, "-u", "admin", "--password-stdin",
+        stdin=stack.admin_password + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    return profiles_path()
+
+
+def stored_token() -> str | None:
+    return load_profiles()["default"].refresh_token
+
+
+def test_cli_login_keeps_a_private_rotating_token_and_logout_revokes_it(
+    logged_in: Path, stack: RunningStack
+) -> None:
+    assert stat.S_IMODE(logged_in.stat().st_mode) == 0o600
+    assert stat.S_IMODE(logged_in.parent.stat().st_mode) == 0o700
+    assert stack.admin_password not in logged_in.read_text()
+    first = stored_token()
+    listed = cli("models", "ls", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert "iris" in {model["name"] for model in json.loads(listed.stdout)}
+    assert stored_token() not in (None, first)  # rotated by the refresh, and stored back
+    spent = stored_token()
+    assert cli("logout").exit_code == 0
+    assert stored_token() is None
+    with Client(stack.gateway_url, refresh_token=spent) as old, pytest.raises(Unauthorized):
+        old.me()
+    after = cli("whoami")
+    assert after.exit_code == 3
+    assert "servir login" in after.stderr
+
+
+def test_cli_login_with_a_wrong_password_exits_3(cli_home: Path, stack: RunningStack) -> None:
+    result = cli(
+        "login", "--server", stack.gateway_url, "-u", "admin", "--password-stdin", stdin="nope\n"
+    )
+    assert result.exit_code == 3
+    assert "invalid_grant" in result.stderr
+    assert not profiles_path().exists()
+
+
+def test_cli_api_errors_exit_1_with_the_problem(logged_in: Path) -> None:
+    result = cli("models", "show", "no-such-model")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: Not Found (404)")
+    as_json = cli("--json", "models", "show", "no-such-model")
+    assert json.loads(as_json.stderr)["instance"] == "/models/no-such-model"
+
+
+def test_cli_predicts_a_csv_in_chunks(logged_in: Path, tmp_path: Path, admin: Client) -> None:
+    rows = admin.model("iris").max_rows * 2 + 1
+    source = tmp_path / "rows.csv"
+    lines = [",".join(SETOSA)] + [",".join(str(v) for v in SETOSA.values())] * rows
+    source.write_text("\n".join(lines) + "\n")
+    target = tmp_path / "out.csv"
+    result = cli(
+        "predict", "iris", "--input", str(source), "--output", str(target), "--format", "csv",
+        "--probabilities",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    written = target.read_text().splitlines()
+    assert (
+        written[0] == "prediction,probability_setosa,probability_versicolor,probability_virginica"
+    )
+    assert len(written) == rows + 1
+    assert {line.split(",")[0] for line in written[1:]} == {"setosa"}
+
+
+def test_cli_predicts_json_from_stdin(logged_in: Path) -> None:
+    result = cli("predict", "iris", "--input", "-", stdin=json.dumps({"instances": [SETOSA]}))
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["predictions"] == ["setosa"]
+    assert answer["model"] == "iris"
+
+
+def test_cli_push_show_predict_by_training_names_and_rm(
+    logged_in: Path, demo_models: Path, tmp_path: Path
+) -> None:
+    name, bundle = renamed_iris(demo_models, tmp_path)
+    pushed = cli("push", str(bundle), "--json")
+    assert pushed.exit_code == 0, pushed.stderr
+    assert json.loads(pushed.stdout)["name"] == name
+    shown = cli("models", "show", name)
+    assert "sepal length (cm)" in shown.stdout
+    source = tmp_path / "trained.csv"
+    source.write_text(",".join(TRAINING_NAMES) + "\n" + ",".join(map(str, SETOSA.values())) + "\n")
+    predicted = cli("predict", name, "--input", str(source))
+    assert json.loads(predicted.stdout)["predictions"] == ["setosa"], predicted.stderr
+    removed = cli("models", "rm", name, "--version", "1", "--yes")
+    assert removed.exit_code == 0, removed.stderr
+    assert cli("models", "show", name).exit_code == 1
+
+
+def test_cli_keys_and_api_key_from_the_environment(logged_in: Path, stack: RunningStack) -> None:
+    created = cli("keys", "create", unique("ci"), "--scope", "models:read", "--json")
+    assert created.exit_code == 0, created.stderr
+    key = json.loads(created.stdout)
+    env = {"SERVIR_API_KEY": key["key"], "SERVIR_SERVER": stack.gateway_url}
+    assert cli("models", "ls", env=env).exit_code == 0
+    # The key holds models:read only: predicting with it is refused (403, exit code 1).
+    refused = cli("predict", "iris", "--input", "-", env=env, stdin=json.dumps([SETOSA]))
+    assert refused.exit_code == 1
+    assert "Forbidden (403)" in refused.stderr
+    assert key["id"] in {each["id"] for each in json.loads(cli("keys", "ls", "--json").stdout)}
+    assert cli("keys", "revoke", key["id"]).exit_code == 0
+    assert key["id"] not in cli("keys", "ls", "--json").stdout
+
+
+def test_cli_users(logged_in: Path) -> None:
+    username = unique("cli")
+    created = cli("users", "create", username, "--password-stdin", stdin=USER_PASSWORD + "\n")
+    assert created.exit_code == 0, created.stderr
+    updated = cli("users", "update", username, "--disable", "--json")
+    assert json.loads(updated.stdout)["disabled"] is True
+    listed = json.loads(cli("users", "ls", "--limit", "1000", "--json").stdout)
+    assert username in {user["username"] for user in listed["items"]}
+    assert cli("users", "rm", username).exit_code == 0
+    assert cli("users", "rm", username).exit_code == 1
+
+
+def test_the_console_script_logs_in_with_the_password_on_stdin(
+    cli_home: Path, stack: RunningStack
+) -> None:
+    env = {**os.environ, "HOME": str(cli_home), "XDG_CONFIG_HOME": str(cli_home / "config")}
+    command = [str(Path(sys.executable).parent / "servir"), "login", "--server", stack.gateway_url]
+    done = subprocess.run(
+        [*command, "-u", "admin", "--password-stdin", "--json"],
+        input=stack.admin_password + "\n", capture_output=True, text=True, env=env, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["username"] == "admin"
+    assert stack.admin_password not in " ".join(command)
+    assert (cli_home / "config" / "servir" / "profiles.json").exists()

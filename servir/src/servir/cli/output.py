@@ -33,8 +33,9 @@ def emit_json(value: Any) -> None:
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A rich table on stdout."""
     shown = Table(title=title, title_justify="left")
-    for column in columns:
-        shown.add_column(column)
+    for index, column in enumerate(columns):
+        # The first column names the row (an id, a model): it is never broken over lines.
+        shown.add_column(column, no_wrap=index == 0)
     for row in rows:
         shown.add_row(*("" if cell is None else str(cell) for cell in row))
     out.print(shown)
