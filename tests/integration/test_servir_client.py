@@ -29,7 +29,7 @@ from servir import (
     Unauthorized,
 )
 from servir.cli import app
-from servir.cli.profiles import load_profiles, profiles_path
+from servir.cli.profiles import load_profiles, profiles_path, save_profile
 from tests.integration.conftest import RunningStack
 from tests.integration.identity import USER_PASSWORD, unique
 
@@ -260,7 +260,12 @@ def test_cli_login_keeps_a_private_rotating_token_and_logout_revokes_it(
     listed = cli("models", "ls", "--json")
     assert listed.exit_code == 0, listed.stderr
     assert "iris" in {model["name"] for model in json.loads(listed.stdout)}
-    assert stored_token() not in (None, first)  # rotated by the refresh, and stored back
+    assert stored_token() == first  # the stored access token served: no refresh, no rotation
+    profile = load_profiles()["default"]
+    profile.expires_at = 0.0  # as if its 15 minutes had passed
+    save_profile("default", profile)
+    assert cli("whoami").exit_code == 0
+    assert stored_token() not in (None, first)  # refreshed, rotated, and stored back
     spent = stored_token()
     assert cli("logout").exit_code == 0
     assert stored_token() is None

@@ -16,7 +16,7 @@ from servir.cli.options import (
     options,
 )
 from servir.cli.profiles import Profile, load_profile, save_profile
-from servir.cli.session import guarded, server_url, session
+from servir.cli.session import guarded, remembered, server_url, session
 from servir.client import Client
 
 PasswordStdin = Annotated[
@@ -54,7 +54,7 @@ def login(
         password = read_password(password_stdin)
         with Client(url) as client:
             token = client.login(name, password)
-            save_profile(opts.profile, Profile(url, name, client.refresh_token))
+            save_profile(opts.profile, remembered(Profile(url, name), client))
     if opts.json:
         output.emit_json(
             {"server": url, "profile": opts.profile, "username": name, "scope": token.scope}
@@ -75,7 +75,7 @@ def logout(
         if stored is None or not stored.refresh_token:
             raise NotLoggedIn(f"profile {opts.profile} holds no login")
         # Forget it first: even when the server cannot be reached, the token leaves this disk.
-        save_profile(opts.profile, Profile(stored.server, stored.username, None))
+        save_profile(opts.profile, Profile(stored.server, stored.username))
         with Client(server_url(opts, stored), refresh_token=stored.refresh_token) as client:
             client.logout()
     if opts.json:

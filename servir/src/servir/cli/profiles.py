@@ -24,11 +24,15 @@ FILE_MODE = 0o600
 
 @dataclass
 class Profile:
-    """One stored login."""
+    """One stored login. The access token is kept too (with its expiry), so commands run
+    within its lifetime do not refresh: every refresh rotates the refresh token, and two
+    commands refreshing at once with the same one would revoke the whole login."""
 
     server: str
     username: str | None = None
     refresh_token: str | None = None
+    access_token: str | None = None
+    expires_at: float | None = None
 
 
 def config_dir() -> Path:

@@ -59,19 +59,32 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def open_client(opts: Options, *, credential: bool = True) -> tuple[Client, Profile | None]:
+def open_client(opts: Options) -> tuple[Client, Profile | None]:
     """A client for the command, with the first credential found (see the module's doc)."""
     profile = load_profile(opts.profile)
     url = server_url(opts, profile)
     api_key, token = os.environ.get("SERVIR_API_KEY"), os.environ.get("SERVIR_TOKEN")
     if api_key or token:
         return Client(url, api_key=api_key or None, token=None if api_key else token), None
-    stored = profile.refresh_token if profile and profile.server.rstrip("/") == url else None
-    if credential and not stored:
+    same = profile is not None and profile.server.rstrip("/") == url
+    if not (same and profile and profile.refresh_token):
         raise NotLoggedIn(
             f"not logged in to {url}: run `servir login`, or set SERVIR_API_KEY or SERVIR_TOKEN"
         )
-    return Client(url, refresh_token=stored), profile
+    client = Client(url)
+    if same and profile is not None:
+        creds = client.credentials
+        creds.refresh_token, creds.access_token = profile.refresh_token, profile.access_token
+        creds.expires_at = profile.expires_at
+    return client, profile
+
+
+def remembered(profile: Profile, client: Client) -> Profile:
+    """`profile` holding the client's current tokens."""
+    creds = client.credentials
+    profile.refresh_token, profile.access_token = creds.refresh_token, creds.access_token
+    profile.expires_at = creds.expires_at
+    return profile
 
 
 @contextmanager
@@ -107,5 +120,4 @@ def session(opts: Options) -> Iterator[Client]:
         finally:
             client.close()
             if profile is not None and client.refresh_token != profile.refresh_token:
-                profile.refresh_token = client.refresh_token
-                save_profile(opts.profile, profile)
+                save_profile(opts.profile, remembered(profile, client))

@@ -24,6 +24,11 @@ class ClientBase:
         )
 
     @property
+    def credentials(self) -> Credentials:
+        """The credentials in use: the CLI stores and restores them between commands."""
+        return self._ops.creds
+
+    @property
     def access_token(self) -> str | None:
         """The current access token (after login or refresh)."""
         return self._ops.creds.access_token
