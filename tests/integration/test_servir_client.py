@@ -312,6 +312,14 @@ def test_cli_predicts_a_csv_in_chunks(logged_in: Path, tmp_path: Path, admin: Cl
     assert {line.split(",")[0] for line in written[1:]} == {"setosa"}
 
 
+def test_cli_predicts_parquet(logged_in: Path, tmp_path: Path) -> None:
+    source = tmp_path / "rows.parquet"
+    pd.DataFrame([SETOSA] * 3).to_parquet(source)
+    result = cli("predict", "iris", "--input", str(source), "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == ["prediction", "setosa", "setosa", "setosa"]
+
+
 def test_cli_predicts_json_from_stdin(logged_in: Path) -> None:
     result = cli("predict", "iris", "--input", "-", stdin=json.dumps({"instances": [SETOSA]}))
     assert result.exit_code == 0, result.stderr

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from servir.errors import ApiError
+from servir.errors import ApiError, RateLimited, Unauthorized
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -62,3 +62,7 @@ def problem(error: Exception, *, as_json: bool) -> None:
     for field in error.errors:
         where = ".".join(str(part) for part in field.get("loc", []))
         err.print(f"  {where}: {field.get('msg', '')}", markup=False, highlight=False)
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        err.print(f"Retry after {error.retry_after:g} s.", markup=False, highlight=False)
+    if isinstance(error, Unauthorized):
+        err.print("Log in again with `servir login`.", markup=False, highlight=False)
