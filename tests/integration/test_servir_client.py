@@ -11,6 +11,7 @@ import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import numpy as np
@@ -371,6 +372,23 @@ def test_cli_users(logged_in: Path) -> None:
     assert username in {user["username"] for user in listed["items"]}
     assert cli("users", "rm", username).exit_code == 0
     assert cli("users", "rm", username).exit_code == 1
+
+
+def test_commands_refreshing_at_once_keep_the_login(logged_in: Path, cli_home: Path) -> None:
+    # Each refresh rotates the refresh token and a reuse revokes the login: commands started
+    # together with an expired access token take turns, and all but one reuse the first's.
+    profile = load_profiles()["default"]
+    profile.expires_at = 0.0
+    save_profile("default", profile)
+    env = {**os.environ, "HOME": str(cli_home), "XDG_CONFIG_HOME": str(cli_home / "config")}
+    script = str(Path(sys.executable).parent / "servir")
+    started = [
+        subprocess.Popen([script, "whoami"], env=env, stdout=PIPE, stderr=PIPE, text=True)
+        for _ in range(4)
+    ]
+    answers = [(process.communicate(timeout=60)[1], process.returncode) for process in started]
+    assert [code for _, code in answers] == [0] * len(started), answers
+    assert cli("whoami").exit_code == 0
 
 
 def test_the_console_script_logs_in_with_the_password_on_stdin(

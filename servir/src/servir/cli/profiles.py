@@ -8,7 +8,10 @@ CLI never leaves it half written.
 import json
 import os
 import stat
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,7 +19,11 @@ import platformdirs
 
 from servir.errors import ServirError
 
+if sys.platform != "win32":
+    import fcntl
+
 PROFILES_FILE = "profiles.json"
+LOCK_FILE = ".lock"
 DEFAULT_PROFILE = "default"
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -78,11 +85,32 @@ def save_profile(name: str, profile: Profile | None) -> None:
     _write_private(profiles_path(), json.dumps(body, indent=2) + "\n")
 
 
-def _write_private(path: Path, text: str) -> None:
-    folder = path.parent
+@contextmanager
+def locked() -> Iterator[None]:
+    """Hold the profiles against other CLI processes while a token is refreshed: two commands
+    refreshing with the same refresh token would present it twice, and the reuse revokes the
+    whole login. (No lock on Windows.)"""
+    folder = _private_folder(config_dir())
+    if sys.platform == "win32":
+        yield
+        return
+    handle = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing the file releases the lock
+
+
+def _private_folder(folder: Path) -> Path:
     folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     if stat.S_IMODE(folder.stat().st_mode) != FOLDER_MODE:
         folder.chmod(FOLDER_MODE)  # made earlier, or by another tool, with a looser umask
+    return folder
+
+
+def _write_private(path: Path, text: str) -> None:
+    folder = _private_folder(path.parent)
     # mkstemp creates the file 0600 from the start: the token is never readable by others.
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".profiles-", suffix=".tmp")
     try:

@@ -22,7 +22,7 @@ from servir.cli.options import (
     Options,
     UsageError,
 )
-from servir.cli.profiles import Profile, load_profile, save_profile
+from servir.cli.profiles import Profile, load_profile, locked, save_profile
 from servir.client import Client
 from servir.errors import ApiError, BundleError, ConnectionFailed, ServirError, Unauthorized
 
@@ -73,10 +73,15 @@ def open_client(opts: Options) -> tuple[Client, Profile | None]:
         )
     client = Client(url)
     if same and profile is not None:
-        creds = client.credentials
-        creds.refresh_token, creds.access_token = profile.refresh_token, profile.access_token
-        creds.expires_at = profile.expires_at
+        restore(client, profile)
     return client, profile
+
+
+def restore(client: Client, profile: Profile) -> None:
+    """Give the client the profile's stored tokens."""
+    creds = client.credentials
+    creds.refresh_token, creds.access_token = profile.refresh_token, profile.access_token
+    creds.expires_at = profile.expires_at
 
 
 def remembered(profile: Profile, client: Client) -> Profile:
@@ -109,6 +114,20 @@ def exit_code(error: Exception) -> int:
     return EXIT_USAGE
 
 
+def refreshed(opts: Options, client: Client, profile: Profile) -> Profile:
+    """Refresh the expired access token under the profiles' lock; another command may have
+    refreshed while this one waited: then its tokens are taken, and the spent one never sent."""
+    with locked():
+        latest = load_profile(opts.profile) or profile
+        if latest.refresh_token != profile.refresh_token and latest.server == profile.server:
+            restore(client, latest)
+            profile = latest
+        if client.credentials.expired():
+            client.refresh()
+            save_profile(opts.profile, remembered(profile, client))
+    return profile
+
+
 @contextmanager
 def session(opts: Options) -> Iterator[Client]:
     """A logged-in client for one command. The refresh token rotates on every use: the new one
@@ -116,6 +135,8 @@ def session(opts: Options) -> Iterator[Client]:
     with guarded(opts):
         client, profile = open_client(opts)
         try:
+            if profile is not None and client.credentials.expired():
+                profile = refreshed(opts, client, profile)
             yield client
         finally:
             client.close()
