@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from servir.client.core import raise_for_problem
+from servir.client.core import parsed, raise_for_problem
 from servir.errors import (
     ApiError,
     Conflict,
@@ -14,7 +14,9 @@ from servir.errors import (
     ServerError,
     ServirError,
     Unauthorized,
+    UnexpectedResponse,
 )
+from shared_schemas.inference import ModelMetadata
 
 PROBLEM = {
     "type": "about:blank",
@@ -88,3 +90,10 @@ def test_a_body_that_is_no_problem_still_raises_by_status() -> None:
 
 def test_a_success_raises_nothing() -> None:
     raise_for_problem(answer(200, {"ok": True}))
+
+
+def test_an_answer_that_does_not_fit_is_unexpected() -> None:
+    request = httpx.Request("GET", "http://127.0.0.1:8000/models/iris")
+    response = httpx.Response(200, json={"name": "iris"}, request=request)
+    with pytest.raises(UnexpectedResponse, match=r"GET /models/iris does not fit this client"):
+        parsed(response, ModelMetadata)

@@ -20,6 +20,7 @@ from servir.errors import (
     ServerError,
     ServirError,
     Unauthorized,
+    UnexpectedResponse,
 )
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "ServerError",
     "ServirError",
     "Unauthorized",
+    "UnexpectedResponse",
     "save_model",
 ]
 

@@ -19,6 +19,11 @@ class ConnectionFailed(ServirError):
     """The server could not be reached, or did not answer in time."""
 
 
+class UnexpectedResponse(ServirError):
+    """A success answer whose body does not fit the contract this client knows (a server
+    newer or older than the client, or not a Servir gateway at all)."""
+
+
 class ApiError(ServirError):
     """The API answered an error. `problem` is its parsed body (problem+json, or RFC 6749's
     `{"error", "error_description"}` from the token endpoint), `errors` the field errors."""

@@ -24,7 +24,14 @@ from servir.cli.options import (
 )
 from servir.cli.profiles import Profile, load_profile, locked, save_profile
 from servir.client import Client
-from servir.errors import ApiError, BundleError, ConnectionFailed, ServirError, Unauthorized
+from servir.errors import (
+    ApiError,
+    BundleError,
+    ConnectionFailed,
+    ServirError,
+    Unauthorized,
+    UnexpectedResponse,
+)
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
@@ -109,7 +116,7 @@ def exit_code(error: Exception) -> int:
         return EXIT_AUTH
     if isinstance(error, ConnectionFailed):
         return EXIT_CONNECTION
-    if isinstance(error, ApiError | BundleError):
+    if isinstance(error, ApiError | BundleError | UnexpectedResponse):
         return EXIT_API
     return EXIT_USAGE
 

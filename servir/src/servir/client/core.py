@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
-from servir.errors import ConnectionFailed, RateLimited, Unauthorized, error_class
+from servir.errors import (
+    ConnectionFailed,
+    RateLimited,
+    Unauthorized,
+    UnexpectedResponse,
+    error_class,
+)
 
 T = TypeVar("T")
 
@@ -145,7 +151,14 @@ def _adapter(kind: type[T]) -> TypeAdapter[T]:
 def parsed(response: httpx.Response, kind: type[T]) -> T:
     """The answer's body as `kind` (a contract, or a list of them), after raising for errors."""
     raise_for_problem(response)
-    result: T = _adapter(kind).validate_json(response.content)
+    try:
+        result: T = _adapter(kind).validate_json(response.content)
+    except ValidationError as error:
+        where = f"{response.request.method} {response.request.url.path}"
+        raise UnexpectedResponse(
+            f"the answer to {where} does not fit this client ({error.error_count()} problems, "
+            f"first: {error.errors()[0]['msg']}); is servir as recent as the server?"
+        ) from None
     return result
 
 
