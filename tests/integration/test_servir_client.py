@@ -342,6 +342,8 @@ def test_cli_push_show_predict_by_training_names_and_rm(
     source.write_text(",".join(TRAINING_NAMES) + "\n" + ",".join(map(str, SETOSA.values())) + "\n")
     predicted = cli("predict", name, "--input", str(source))
     assert json.loads(predicted.stdout)["predictions"] == ["setosa"], predicted.stderr
+    assert cli("models", "unload", name).exit_code == 0
+    assert cli("models", "load", name, "--json").stdout.strip().startswith("{")
     removed = cli("models", "rm", name, "--version", "1", "--yes")
     assert removed.exit_code == 0, removed.stderr
     assert cli("models", "show", name).exit_code == 1

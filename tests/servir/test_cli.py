@@ -167,3 +167,11 @@ def test_a_module_object_that_does_not_exist_is_a_usage_error(home: Path) -> Non
     result = run("bundle", "no_such_module:model", "--sample", str(sample), "--name", "m")
     assert result.exit_code == 2
     assert "cannot import no_such_module" in result.stderr
+
+
+def test_a_login_is_never_sent_to_another_server(home: Path) -> None:
+    save_profile("default", Profile("http://127.0.0.1:8000", "admin", "refresh-1", "access-1"))
+    # Nothing listens at CLOSED: exit 3 (no credential for it), not 4, shows nothing was sent.
+    result = run("--server", CLOSED, "models", "ls")
+    assert result.exit_code == 3
+    assert f"not logged in to {CLOSED}" in result.stderr

@@ -73,14 +73,13 @@ def open_client(opts: Options) -> tuple[Client, Profile | None]:
     api_key, token = os.environ.get("SERVIR_API_KEY"), os.environ.get("SERVIR_TOKEN")
     if api_key or token:
         return Client(url, api_key=api_key or None, token=None if api_key else token), None
-    same = profile is not None and profile.server.rstrip("/") == url
-    if not (same and profile and profile.refresh_token):
+    # A login is for the server it was made with: never send its token to another one.
+    if profile is None or profile.server.rstrip("/") != url or not profile.refresh_token:
         raise NotLoggedIn(
             f"not logged in to {url}: run `servir login`, or set SERVIR_API_KEY or SERVIR_TOKEN"
         )
     client = Client(url)
-    if same and profile is not None:
-        restore(client, profile)
+    restore(client, profile)
     return client, profile
 
 
