@@ -103,6 +103,19 @@ def test_an_expired_access_token_is_refreshed_once(stack: RunningStack) -> None:
         assert resumed.me().username == "admin"
 
 
+def test_a_refused_access_token_is_refreshed_once(stack: RunningStack) -> None:
+    with Client(stack.gateway_url) as client:
+        client.login("admin", stack.admin_password)
+        refresh = client.refresh_token
+    # An access token the gateway refuses (401): the client refreshes once and retries.
+    with Client(stack.gateway_url, token="not-a-token", refresh_token=refresh) as resumed:
+        assert resumed.me().username == "admin"
+        assert resumed.access_token != "not-a-token"
+    # With nothing to refresh with, the 401 is the caller's.
+    with Client(stack.gateway_url, token="not-a-token") as bare, pytest.raises(Unauthorized):
+        bare.me()
+
+
 def test_a_wrong_password_is_unauthorized(stack: RunningStack) -> None:
     with Client(stack.gateway_url) as client, pytest.raises(Unauthorized) as raised:
         client.login("admin", "not-the-password")
