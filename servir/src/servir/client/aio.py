@@ -1,0 +1,173 @@
+"""`servir.AsyncClient`: the API over an async httpx client (the same operations as Client)."""
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from servir.client.base import DEFAULT_TIMEOUT, ClientBase
+from servir.client.core import USER_AGENT, Op, build, connection_failed
+from shared_schemas.auth import ApiKey, ApiKeyCreated, Me, TokenResponse, User, UserPage
+from shared_schemas.inference import (
+    ModelMetadata,
+    ModelSummary,
+    PredictResponse,
+    V2InferenceResponse,
+)
+
+T = TypeVar("T")
+
+
+class AsyncClient(ClientBase):
+    """Servir's API, async. Failures raise servir.ApiError subclasses (or ConnectionFailed).
+
+    >>> async with AsyncClient("http://127.0.0.1:8000") as client:
+    ...     await client.login("admin", password)
+    ...     (await client.predict("iris", [{"sepal_length": 5.1, ...}])).predictions
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        refresh_token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, api_key=api_key, token=token, refresh_token=refresh_token)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    async def _run(self, op: Op[T]) -> T:
+        try:
+            call = next(op)
+            while True:
+                try:
+                    response = await self._http.send(build(self._http, call, self._ops.creds))
+                except httpx.TransportError as error:
+                    raise connection_failed(error, self.base_url) from None
+                call = op.send(response)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def close(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def login(
+        self, username: str, password: str, *, scope: str | None = None
+    ) -> TokenResponse:
+        """Log in with a password (OAuth2 password grant); later calls use the token."""
+        return await self._run(self._ops.login(username, password, scope))
+
+    async def refresh(self) -> TokenResponse:
+        """Rotate the refresh token for a new access token."""
+        return await self._run(self._ops.refresh())
+
+    async def logout(self) -> None:
+        """Revoke the refresh token (RFC 7009), and with it its access tokens; forget both."""
+        await self._run(self._ops.logout())
+
+    async def me(self) -> Me:
+        """Who the credential is, and its scopes."""
+        return await self._run(self._ops.me())
+
+    async def create_api_key(
+        self, name: str, scopes: Sequence[str] | None = None, expires_in_days: int | None = None
+    ) -> ApiKeyCreated:
+        """A new API key; its secret `key` is in this answer only."""
+        return await self._run(self._ops.create_api_key(name, scopes, expires_in_days))
+
+    async def api_keys(self) -> list[ApiKey]:
+        """The caller's own keys, without their secrets."""
+        return await self._run(self._ops.api_keys())
+
+    async def revoke_api_key(self, key_id: str) -> None:
+        """Delete a key: it stops working at once."""
+        await self._run(self._ops.revoke_api_key(key_id))
+
+    async def users(self, *, limit: int = 50, offset: int = 0) -> UserPage:
+        """One page of users (users:admin)."""
+        return await self._run(self._ops.users(limit, offset))
+
+    async def create_user(
+        self, username: str, password: str, scopes: Sequence[str] | None = None
+    ) -> User:
+        """Create a user (users:admin)."""
+        return await self._run(self._ops.create_user(username, password, scopes))
+
+    async def update_user(self, username: str, **changes: Any) -> User:
+        """Change a user's `scopes`, `disabled` or `password` (users:admin)."""
+        return await self._run(self._ops.update_user(username, changes))
+
+    async def delete_user(self, username: str) -> None:
+        """Delete a user, and every token and key of theirs (users:admin)."""
+        await self._run(self._ops.delete_user(username))
+
+    async def models(self) -> list[ModelSummary]:
+        """Every model, with its versions."""
+        return await self._run(self._ops.models())
+
+    async def model(self, name: str) -> ModelMetadata:
+        """A model's metadata: features, classes, max_rows, aliases."""
+        return await self._run(self._ops.model(name))
+
+    async def push(self, bundle: str | Path) -> ModelMetadata:
+        """Upload a bundle (a folder, packed here, or a .tar.gz); the new version's metadata."""
+        return await self._run(self._ops.push(bundle))
+
+    async def load(self, name: str) -> None:
+        """Load (or reload) a model on every replica."""
+        await self._run(self._ops.repository(name, "load"))
+
+    async def unload(self, name: str) -> None:
+        """Unload a model on every replica."""
+        await self._run(self._ops.repository(name, "unload"))
+
+    async def delete(self, name: str, version: str) -> None:
+        """Delete one version of a model."""
+        await self._run(self._ops.delete(name, version))
+
+    async def set_production(self, name: str, version: str) -> None:
+        """Point the model's `production` alias (what unversioned predictions use) at `version`."""
+        await self._run(self._ops.set_production(name, version))
+
+    async def predict(
+        self, name: str, rows: object, *, version: str | None = None, probabilities: bool = False
+    ) -> PredictResponse:
+        """Predictions for `rows`: a list of dicts, a pandas DataFrame (training column names
+        or wire names) or a numpy array (columns in feature order)."""
+        return await self._run(self._ops.predict(name, rows, version, probabilities))
+
+    async def infer(
+        self,
+        name: str,
+        inputs: object,
+        *,
+        version: str | None = None,
+        outputs: Sequence[str] | None = None,
+    ) -> V2InferenceResponse:
+        """Open Inference Protocol v2 inference: tensors, or a 2-D table as the tensor `input`."""
+        return await self._run(self._ops.infer(name, inputs, version, outputs))
