@@ -47,3 +47,6 @@ class Settings(ServiceSettings):
     verify_start_seconds: float = Field(default=120.0, gt=0, le=3600)
     verify_cpu_seconds: int = Field(default=60, ge=1, le=3600)
     verify_memory_bytes: int = Field(default=4 * 1024**3, ge=256 * 1024 * 1024)
+    # How far a number the model answers for one of the bundle's examples (a regression
+    # prediction, a probability) may lie from the recorded one; labels must be equal.
+    example_tolerance: float = Field(default=1e-6, ge=0, le=1e6)
