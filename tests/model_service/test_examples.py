@@ -151,8 +151,8 @@ def test_examples_and_synthetic_rows_decide_in_the_child(tmp_path: Path) -> None
         near: None,
         unfit: "example 2 does not fit the model's contract: x: Input should be a valid number",
         colours: (
-            'the model failed on synthetic row 3 of 8 {"colour": "c"}: ValueError: '
-            "Found unknown categories ['c'] in column 0 during transform"
+            "the model failed on synthetic row 3 of 8: ValueError: Found unknown categories "
+            """['c'] in column 0 during transform; the row: {"colour": "c"}"""
         ),
         frame: None,
     }

@@ -41,7 +41,7 @@ class Settings(ServiceSettings):
     max_model_ratio: float = Field(default=200.0, ge=1.0)
     # An uploaded .tar.gz: a bundle is a folder, a manifest and a model file.
     max_archive_members: int = Field(default=16, ge=3, le=10_000)
-    # Verification (load, validation, canary predict) in a child process, per bundle.
+    # Verification (load, validation, test predictions) in a child process, per bundle.
     verify_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     # The child's own start (importing scikit-learn), before any bundle's deadline runs.
     verify_start_seconds: float = Field(default=120.0, gt=0, le=3600)

@@ -121,12 +121,14 @@ def predict_rows(
             try:
                 _answer(bundle, schemas, array[index : index + 1])
             except Exception as alone:  # the first row the model fails on alone is named
-                raise _failed(describe(index), alone) from alone
+                raise _failed(describe(index), alone, rows[index]) from alone
         raise _failed(f"{len(rows)} rows together", together) from together
 
 
-def _failed(what: str, exc: Exception) -> BundleError:
-    return BundleError(f"the model failed on {what}: {type(exc).__name__}: {exc}")
+def _failed(what: str, exc: Exception, row: dict[str, Any] | None = None) -> BundleError:
+    # The row last: a long one is cut from the reason before the error is.
+    shown = f"; the row: {json.dumps(row)}" if row is not None else ""
+    return BundleError(f"the model failed on {what}: {type(exc).__name__}: {exc}{shown}")
 
 
 def check_answers(bundle: Bundle, answers: Answers, count: int, describe: Describe) -> None:

@@ -26,7 +26,7 @@ def check_predictions(bundle: Bundle, tolerance: float) -> None:
     rows = synthetic_rows(bundle.manifest)
 
     def synthetic(index: int) -> str:
-        return f"synthetic row {index + 1} of {len(rows)} {json.dumps(rows[index])}"
+        return f"synthetic row {index + 1} of {len(rows)}"
 
     check_answers(bundle, predict_rows(bundle, schemas, rows, synthetic), len(rows), synthetic)
     if bundle.manifest.examples:
