@@ -17,7 +17,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from model_service.config import Settings
 from model_service.demo_models import write_bundle
+from model_service.models.canary import synthetic_rows
 from model_service.models.verify import verify_bundles
+from shared_schemas.manifest import Manifest
 from tests.model_service.test_repository import (
     bundle_archive,
     no_unloaded_flags,
@@ -158,3 +160,38 @@ def test_examples_and_synthetic_rows_decide_in_the_child(tmp_path: Path) -> None
     }
     # MODEL_EXAMPLE_TOLERANCE decides how far is too far (and keys the recorded pass).
     assert verify_bundles([far], Settings(models_dir=store, example_tolerance=1e-2)) == {far: None}
+
+
+def test_synthetic_rows_cover_every_category_and_spread_numbers_inside_their_bounds() -> None:
+    colours = [f"c{i}" for i in range(10)]
+    manifest = Manifest.model_validate(
+        {
+            "name": "spread",
+            "version": "1",
+            "task": "regression",
+            "sha256": "0" * 64,
+            "features": [
+                {"name": "bounded", "type": "float", "min": 10.0, "max": 20.0},
+                {"name": "deciles", "type": "float", "min": 0.0},
+                {"name": "trained", "type": "int", "max": 50},
+                {"name": "free", "type": "float"},
+                {"name": "flag", "type": "bool"},
+                {"name": "colour", "type": "category", "categories": colours},
+            ],
+            "reference": {"deciles": {"edges": [-5.0, 1.0, 3.0], "proportions": [0.5, 0.5]}},
+            "training_stats": {"trained": {"min": 40.0, "max": 90.0}},
+        }
+    )
+    rows = synthetic_rows(manifest)
+    column = {name: [row[name] for row in rows] for name in rows[0]}
+    assert len(rows) == len(colours)  # more categories than SYNTHETIC_ROWS: one row each
+    assert sorted(column["colour"]) == sorted(colours)
+    assert min(column["bounded"]) == 10.0
+    assert max(column["bounded"]) == 20.0
+    assert min(column["deciles"]) == 0.0  # the reference's -5 edge, inside the hard bound
+    assert max(column["deciles"]) == 3.0
+    assert all(isinstance(value, int) for value in column["trained"])
+    assert (min(column["trained"]), max(column["trained"])) == (40, 50)
+    assert (min(column["free"]), max(column["free"])) == (-1.0, 1.0)
+    assert set(column["flag"]) == {True, False}
+    assert len({tuple(row.values()) for row in rows}) == len(rows)
