@@ -1,4 +1,5 @@
-"""The batch queue and the estimator call: one caller's bad rows fail that caller alone."""
+"""The batch queue and the estimator call: one caller's bad rows fail that caller alone; an
+estimator raising on valid rows is the model's failure."""
 
 import asyncio
 import threading
@@ -9,19 +10,20 @@ import numpy as np
 import pytest
 from pydantic import BaseModel
 
-from model_service.errors import RowsRefused
+from model_service.errors import InvalidInput, ModelError
 from model_service.models.batching import BatchQueue
 from model_service.models.registry import ModelVersion
 from model_service.models.schemas import ModelSchemas
 from model_service.models.workers import InferencePool
+from shared_schemas.manifest import FeatureSpec, Manifest
 
 pytestmark = pytest.mark.anyio
 
 
 def doubled(rows: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """A model that refuses negative values, as scikit-learn refuses what it cannot take."""
+    """A model that refuses one caller's rows (negative values)."""
     if (rows < 0).any():
-        raise RowsRefused("negative")
+        raise InvalidInput("negative", errors=[])
     return rows[:, 0] * 2, None
 
 
@@ -34,7 +36,7 @@ async def test_a_refused_caller_in_a_batch_fails_alone() -> None:
     )
     pool.shutdown()
     assert [float(a[0][0]) for a in answers[:5]] == [0.0, 2.0, 4.0, 6.0, 8.0]  # type: ignore[index]
-    assert isinstance(answers[5], RowsRefused)
+    assert isinstance(answers[5], InvalidInput)
 
 
 class Gated:
@@ -89,19 +91,29 @@ async def test_a_batch_short_of_its_size_waits_out_its_window() -> None:
 
 
 class Refusing:
-    """An estimator that raises what scikit-learn raises for values past float32."""
+    """An estimator that raises on rows that fit its contract."""
 
     def predict(self, rows: Any) -> Any:
         raise ValueError("Input X contains infinity or a value too large for dtype('float32').")
 
 
-def test_an_estimators_value_error_is_a_422_naming_the_reason() -> None:
+def test_an_estimators_value_error_is_the_models_500_carrying_the_cause() -> None:
     model = ModelVersion.__new__(ModelVersion)
+    model.manifest = Manifest(
+        name="refusing",
+        version="3",
+        task="regression",
+        features=[FeatureSpec(name="x", type="float")],
+        sha256="0" * 64,
+    )
     model.estimator = Refusing()
     model.schemas = ModelSchemas(
         instance=BaseModel, request=BaseModel, feature_names=("x",), dtype=np.float64
     )
-    with pytest.raises(RowsRefused) as refused:
+    with pytest.raises(ModelError) as failed:
         model.predict(np.array([[1.0]]), proba=False)
-    assert refused.value.status == 422
-    assert "float32" in refused.value.detail
+    assert failed.value.status == 500
+    assert failed.value.title == "Model error"
+    assert failed.value.detail.startswith("Model refusing version 3 failed")
+    assert "float32" not in failed.value.detail  # the cause is logged, never answered
+    assert isinstance(failed.value.__cause__, ValueError)

@@ -67,6 +67,7 @@ def pickle_bundle(store: Path) -> Path:
         features=[{"name": "x", "type": "float"}],
         training_stats=None,
         classes=[0, 1],
+        examples=[],  # iris's, for other features
     )
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder

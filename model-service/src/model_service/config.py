@@ -41,9 +41,12 @@ class Settings(ServiceSettings):
     max_model_ratio: float = Field(default=200.0, ge=1.0)
     # An uploaded .tar.gz: a bundle is a folder, a manifest and a model file.
     max_archive_members: int = Field(default=16, ge=3, le=10_000)
-    # Verification (load, validation, canary predict) in a child process, per bundle.
+    # Verification (load, validation, test predictions) in a child process, per bundle.
     verify_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     # The child's own start (importing scikit-learn), before any bundle's deadline runs.
     verify_start_seconds: float = Field(default=120.0, gt=0, le=3600)
     verify_cpu_seconds: int = Field(default=60, ge=1, le=3600)
     verify_memory_bytes: int = Field(default=4 * 1024**3, ge=256 * 1024 * 1024)
+    # How far a number the model answers for one of the bundle's examples (a regression
+    # prediction, a probability) may lie from the recorded one; labels must be equal.
+    example_tolerance: float = Field(default=1e-6, ge=0, le=1e6)

@@ -32,6 +32,26 @@ def _stats(values: np.ndarray) -> dict[str, float]:
     }
 
 
+def _examples(model: Any, names: list[str], table: np.ndarray, rows: list[int]) -> list[Any]:
+    """Rows of `table` and what the model answers for them: the service refuses the bundle
+    unless the loaded model answers the same."""
+    chosen = table[rows]
+    predictions = model.predict(chosen).tolist()
+    probabilities = model.predict_proba(chosen).tolist()
+    return [
+        {
+            "inputs": {name: _plain(value) for name, value in zip(names, row, strict=True)},
+            "prediction": prediction,
+            "probabilities": probability,
+        }
+        for row, prediction, probability in zip(chosen, predictions, probabilities, strict=True)
+    ]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _python_name(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).strip("_").lower()
 
@@ -78,6 +98,7 @@ def iris(models_dir: Path) -> None:
             "features": features,
             "classes": [str(c) for c in model.classes_],
             "training_stats": {n: _stats(data.data[:, i]) for i, n in enumerate(names)},
+            "examples": _examples(model, names, data.data, [0, 50, 100]),
         },
     )
 
@@ -97,11 +118,13 @@ def breast_cancer(models_dir: Path) -> None:
             "features": [{"name": n, "type": "float", "min": 0.0} for n in names],
             "classes": [str(c) for c in model.classes_],
             "training_stats": {n: _stats(data.data[:, i]) for i, n in enumerate(names)},
+            "examples": _examples(model, names, data.data, [0, 19]),
         },
     )
 
 
 CONTRACTS = ["month-to-month", "one-year", "two-year"]
+CHURN_FEATURES = ["tenure_months", "monthly_charges", "contract", "has_support"]
 
 
 def churn(models_dir: Path) -> None:
@@ -139,6 +162,7 @@ def churn(models_dir: Path) -> None:
                 "tenure_months": _stats(tenure.astype(float)),
                 "monthly_charges": _stats(charges),
             },
+            "examples": _examples(model, CHURN_FEATURES, table, [0, 1, 2]),
         },
     )
 

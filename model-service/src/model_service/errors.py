@@ -69,14 +69,29 @@ class InvalidInput(ServiceError):
         )
 
 
-class RowsRefused(InvalidInput):
-    """The estimator refused the rows' values (scikit-learn raises ValueError for input it
-    cannot take, e.g. a finite float past float32's range for a tree ensemble): 422."""
+class ModelError(ServiceError):
+    """The model raised on rows that fit its contract: the model's fault, never the caller's.
 
-    def __init__(self, reason: str) -> None:
-        reason = reason[:300]
-        error = FieldError(loc=["body"], msg=reason, type="value_error")
-        super().__init__(f"The model cannot take these values: {reason}", errors=[error])
+    The answer names the model and version and nothing of the failure (no exception text, no
+    traceback); the data plane logs the cause with its traceback and counts it.
+    """
+
+    status = 500
+    title = "Model error"
+
+    def __init__(self, name: str, version: str) -> None:
+        super().__init__(
+            f"Model {name} version {version} failed on input that fits its contract. "
+            "The failure is logged for the model's operators."
+        )
+        self.model = name
+        self.version = version
+
+
+# What a predict or infer operation answers when the model itself fails (ModelError).
+MODEL_ERROR: dict[int | str, dict[str, Any]] = {
+    500: {"description": "Model error: the model failed on valid input (logged, no internals)"},
+}
 
 
 # The shared classes are part of this service's error family too.
@@ -85,9 +100,9 @@ __all__ = [
     "Conflict",
     "ContentTooLarge",
     "InvalidInput",
+    "ModelError",
     "ModelTimedOut",
     "ModelUnavailable",
     "NotFound",
-    "RowsRefused",
     "ServiceError",
 ]

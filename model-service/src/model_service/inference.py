@@ -6,6 +6,7 @@ Nothing here knows HTTP: failures are the service's errors, which each transport
 problem+json.
 """
 
+import logging
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import ValidationError
 
-from model_service.errors import InvalidInput
+from model_service.errors import InvalidInput, ModelError
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion, Registry
 from model_service.v2.infer import InferCall, infer, model_metadata
@@ -21,8 +22,11 @@ from model_service.v2.tensors import BadTensor
 from shared_schemas.inference import ModelMetadata, ModelSummary, V2ModelMetadata
 from shared_schemas.problems import FieldError, field_error
 
+logger = logging.getLogger("servir.models")
 Answer = TypeVar("Answer")
-# What the caller sent wrong (counted as `invalid_input`); anything else is the model's failure.
+# What the caller sent wrong (counted as `invalid_input`). The model raising on valid rows is
+# `model_error` (ModelError, a 500); anything else (a timeout, a version out of service) is
+# `model_failed`.
 CALLER_ERRORS = (InvalidInput, BadTensor)
 
 
@@ -76,6 +80,15 @@ class DataPlane:
             answer = await work
         except CALLER_ERRORS:
             self.metrics.errors.labels(*labels, "invalid_input").inc()
+            raise
+        except ModelError as exc:
+            self.metrics.errors.labels(*labels, "model_error").inc()
+            # Here, not in the worker thread: the line carries the request id the 500 shows.
+            logger.error(
+                "model error",
+                exc_info=exc.__cause__ or exc,
+                extra={"model": exc.model, "version": exc.version},
+            )
             raise
         except Exception:
             self.metrics.errors.labels(*labels, "model_failed").inc()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from model_service.config import Settings
-from model_service.errors import ModelUnavailable, NotFound, RowsRefused
+from model_service.errors import ModelError, ModelUnavailable, NotFound
 from model_service.metrics import ModelMetrics, TrainingRange
 from model_service.models.batching import BatchQueue
 from model_service.models.bundles import Bundle, BundleError
@@ -41,14 +41,18 @@ class ModelVersion:
         return hasattr(self.estimator, "predict_proba")
 
     def predict(self, rows: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Run the estimator (in a worker thread, called by the batch queue)."""
+        """Run the estimator (in a worker thread, called by the batch queue).
+
+        The rows fit the model's contract (numbers finite and within float32), so whatever the
+        estimator raises is the model's failure: ModelError, carrying the cause for the log.
+        """
         try:
             given = self.schemas.model_input(rows)
             predictions = np.asarray(self.estimator.predict(given))
             proba_wanted = proba and self.has_proba
             probabilities = self.estimator.predict_proba(given) if proba_wanted else None
-        except (ValueError, RuntimeWarning) as exc:  # the warning: numpy's overflow, when raised
-            raise RowsRefused(str(exc)) from exc
+        except Exception as exc:  # anything the model raises here is the model's failure
+            raise ModelError(self.manifest.name, self.manifest.version) from exc
         return predictions, probabilities
 
 

@@ -2,13 +2,15 @@
 
 A crafted model file can crash the process that predicts with it (a tree whose child indices
 point outside its nodes) or hang it (a tree whose root is its own child). So each new bundle is
-first loaded, structurally validated and test-predicted (canary.py) by a child process
+first loaded, structurally validated and test-predicted (examples.py: synthetic rows drawn
+from the manifest, then the bundle's own examples) by a child process
 (verify_child.py) under an address-space and CPU limit and a wall-clock deadline: a crash, a
 hang or a memory bomb costs the child. Only then does the service load it, once.
 
 A pass is remembered in the store (`.verified/<key>`, a folder no upload or import can write),
 keyed by the manifest's sha256 (which pins the model file's sha256) and the settings that decide
-what may load, so restarts and the other replicas do not verify again.
+what may load (the types, the examples' tolerance), so restarts and the other replicas do not
+verify again.
 """
 
 import hashlib
@@ -42,7 +44,7 @@ VERDICTS = ".verified"
 # each claim MODEL_VERIFY_MEMORY_BYTES.
 ONE_CHILD = threading.Lock()
 # Bump when the checks change, so bundles passed by older checks are verified again.
-CHECKS_VERSION = "1"
+CHECKS_VERSION = "2"  # 2: synthetic rows and the bundle's own examples
 # One thread each for BLAS and OpenMP: less address space, and the child shares the cores.
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 CHILD_FIELDS = (
@@ -57,6 +59,7 @@ CHILD_FIELDS = (
     "verify_cpu_seconds",
     "verify_start_seconds",
     "verify_memory_bytes",
+    "example_tolerance",
 )
 
 
@@ -67,6 +70,7 @@ def verdict_key(manifest_sha256: str, settings: Settings) -> str:
         "manifest": manifest_sha256,
         "allowed": sorted(settings.allowed_types),
         "unvalidated": sorted(settings.unvalidated_types),
+        "tolerance": settings.example_tolerance,
     }
     return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()
 

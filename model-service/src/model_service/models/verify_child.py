@@ -2,7 +2,8 @@
 
 Reads the settings and the folders as JSON on stdin; limits its own address space and CPU;
 says `ready` once its imports are done, then one JSON line per folder: the sha256 of the
-manifest it read and the reason the bundle must not serve (null: it may).
+manifest it read and the reason the bundle must not serve (null: it may). Each bundle is
+loaded, validated and test-predicted: synthetic rows, then its own examples (examples.py).
 """
 
 import hashlib
@@ -14,7 +15,10 @@ from typing import Any
 
 from model_service.config import Settings
 from model_service.models.bundles import BundleError, load_bundle, manifest_bytes
-from model_service.models.canary import predict_canary
+from model_service.models.examples import check_predictions
+
+# A refusal's reason is shown to the uploader and in /readyz: long enough for two values.
+REASON_CHARS = 500
 
 
 def _verify_one(folder: Path, settings: Settings) -> dict[str, Any]:
@@ -27,11 +31,14 @@ def _verify_one(folder: Path, settings: Settings) -> dict[str, Any]:
         report["reason"] = str(exc)
         return report
     try:
-        predict_canary(bundle)
+        check_predictions(bundle, settings.example_tolerance)
+    except BundleError as exc:  # a row the model fails on, or answers wrongly
+        report["reason"] = str(exc)[:REASON_CHARS]
     except MemoryError:
-        report["reason"] = "the canary prediction ran out of memory"
-    except Exception as exc:  # whatever the estimator raises, the bundle does not serve
-        report["reason"] = f"the canary prediction failed: {type(exc).__name__}: {exc}"[:300]
+        report["reason"] = "the test predictions ran out of memory"
+    except Exception as exc:  # whatever else fails there, the bundle does not serve
+        report["reason"] = f"the test predictions failed: {type(exc).__name__}: {exc}"
+        report["reason"] = report["reason"][:REASON_CHARS]
     return report
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from model_service.config import Settings
 from model_service.deps import PlaneDep, SettingsDep
-from model_service.errors import EMPTY_OK, MODEL_LOOKUP_ERRORS
+from model_service.errors import EMPTY_OK, MODEL_ERROR, MODEL_LOOKUP_ERRORS
 from model_service.inference import DataPlane
 from model_service.v2.codec import HEADER_LENGTH, UnsupportedEncoding
 from servir_runtime.bodies import read_body, require_json
@@ -60,6 +60,7 @@ INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, f"The body is larger than the limit ({BODY_LIMIT} bytes by default)"),
         (415, "A compressed body, or a Content-Type other than JSON or octet-stream"),
         (422, "The body is not an inference request, or has too many rows"),
+        (500, MODEL_ERROR[500]["description"]),
         (503, "The model failed to load or overran its inference deadline (Retry-After)"),
     ]
 }

@@ -3,7 +3,7 @@
 Contract: one input named `input` of shape `[rows, n_features]` (see `tensors` for datatypes);
 outputs `predict` (always, unless `outputs` names only others) and `predict_proba` (when
 asked, classifiers only). Tensor problems are 400, body schema problems 422, more rows than
-`MODEL_MAX_ROWS` 422.
+`MODEL_MAX_ROWS` 422; the model failing on rows that fit is 500 (Model error).
 """
 
 from dataclasses import dataclass
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import ValidationError
 
-from model_service.errors import InvalidInput, RowsRefused
+from model_service.errors import InvalidInput
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion
 from model_service.v2.codec import OutputTensor, binary_parts, render, split_body, tensor_array
@@ -91,10 +91,8 @@ async def infer(
     rows = _rows(model, request.inputs[0], binary_parts(request.inputs, binary)[0], call.max_rows)
     if model.training_range is not None:
         metrics.count_out_of_range(*_labels(model), rows, model.training_range)
-    try:
-        predictions, probabilities = await model.queue.submit(rows, proba=PROBA in wanted)
-    except RowsRefused as exc:  # the protocol's answer to a failed inference: 400 (OIP)
-        raise BadTensor(exc.detail) from None
+    # The model failing on these rows is its own fault: ModelError, a 500 (as on /predict).
+    predictions, probabilities = await model.queue.submit(rows, proba=PROBA in wanted)
     values = {PREDICT: predictions, PROBA: probabilities}
     head = {
         "model_name": model.manifest.name,
