@@ -46,7 +46,8 @@ UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"description": "Not multipart/form-data"},
     422: {
         "description": "The bundle was refused (layout, archive limits, manifest, checksum, "
-        "types, structural validation, or its verifying load and canary prediction)"
+        "types, structural validation, its verifying load, its test predictions, or its own "
+        "examples answered otherwise than recorded)"
     },
 }
 LOADED: dict[int | str, dict[str, Any]] = {
