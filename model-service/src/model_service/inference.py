@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import orjson
 
 from model_service.errors import InvalidInput
-from model_service.formats.request import RequestForm, read_request
+from model_service.formats.request import RequestForm, read_request, request_form
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion, Registry
 from model_service.v2.infer import InferCall, infer, model_metadata
@@ -56,7 +56,7 @@ class DataPlane:
     ) -> bytes:
         """Rows in (our JSON, MLflow's bodies, CSV), predictions out as JSON: ours, with
         probabilities when asked, or MLflow's `{"predictions": [...]}` (`mlflow`)."""
-        form = RequestForm(csv=csv, mlflow=mlflow, max_rows=self.registry.settings.max_rows)
+        form = request_form(csv=csv, mlflow=mlflow, max_rows=self.registry.settings.max_rows)
         return await self._counted(model, _predict_records(model, body, self.metrics, form))
 
     async def infer(
