@@ -185,6 +185,10 @@ BAD_ROW = {"especie": "Loro", "peso (kg)": 3.0, "edad": 2}
         ({"instances": [records(PETS)[0]], "inputs": [["Gato", 3.0, 2]]}, ["body"]),
         ({"rows": [records(PETS)[0]]}, ["body", "rows"]),
         ({"instances": []}, ["body", "instances"]),
+        (
+            {"dataframe_split": {"columns": None, "data": [["Gato", 3.0, 2]]}},
+            ["body", "dataframe_split", "columns"],
+        ),
     ],
 )
 async def test_bad_bodies_are_422_naming_the_row_and_field(

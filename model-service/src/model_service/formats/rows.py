@@ -80,8 +80,9 @@ def _split(value: Any, names: FeatureNames, max_rows: int) -> list[Row]:
             raise refuse([*loc, key], "unknown key; columns, data, index", "extra_forbidden")
     if not isinstance(value.get("index", []), list):
         raise refuse([*loc, "index"], "must be a list", "list_type")
-    given = value.get("columns")
-    wire = names.wire if given is None else columns(given, names, [*loc, "columns"])
+    # Absent `columns`: rows in feature order; present, even null, it must name them.
+    given = "columns" in value
+    wire = columns(value["columns"], names, [*loc, "columns"]) if given else names.wire
     data = _row_list(value.get("data"), [*loc, "data"], max_rows)
     return [_listed(row, wire, [*loc, "data", i]) for i, row in enumerate(data)]
 
