@@ -14,12 +14,16 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # An operation of the reference is a heading: `### POST /auth/token`.
 OPERATION = re.compile(r"^#{2,4} (GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) (/\S*)\s*$", re.M)
 # The OpenAPI lists one concrete prediction path per loaded model; the reference, the template.
-CONCRETE = (
-    (re.compile(r"^/models/[^/{}]+/predict$"), "/models/{name}/predict"),
-    (
-        re.compile(r"^/models/[^/{}]+/versions/[^/{}]+/predict$"),
-        "/models/{name}/versions/{version}/predict",
-    ),
+CONCRETE = tuple(
+    pattern
+    for operation in ("predict", "invocations")
+    for pattern in (
+        (re.compile(rf"^/models/[^/{{}}]+/{operation}$"), f"/models/{{name}}/{operation}"),
+        (
+            re.compile(rf"^/models/[^/{{}}]+/versions/[^/{{}}]+/{operation}$"),
+            f"/models/{{name}}/versions/{{version}}/{operation}",
+        ),
+    )
 )
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -54,6 +58,7 @@ def test_templating_keeps_the_openapis_own_templates() -> None:
     assert (
         templated("/models/iris/versions/1/predict") == "/models/{name}/versions/{version}/predict"
     )
+    assert templated("/models/iris/invocations") == "/models/{name}/invocations"
     assert templated("/models/{name}") == "/models/{name}"
     assert templated("/v2/models/{name}/infer") == "/v2/models/{name}/infer"
 

@@ -113,3 +113,29 @@ def test_bad_tensor_raises_the_servers_error(
         client.infer("iris", [iris_input([[1.0, 2.0]], "float64")], headers={**admin})
     assert raised.value.status() == "400"
     assert "shape" in raised.value.message()
+
+
+CUSTOMERS = {
+    "tenure_months": np.array([2, 60], dtype=np.int64),
+    "monthly_charges": np.array([110.0, 25.5], dtype=np.float64),
+    "contract": np.array(["month-to-month", "two-year"], dtype=object),
+    "has_support": np.array([False, True], dtype=bool),
+}
+DATATYPES = {"int64": "INT64", "float64": "FP64", "object": "BYTES", "bool": "BOOL"}
+
+
+def test_one_input_per_feature_of_a_category_model(
+    client: triton.InferenceServerClient, gateway: httpx.Client, admin: dict[str, str]
+) -> None:
+    # MLServer's pandas codec: each feature its own tensor and datatype, not one BYTES tensor.
+    inputs = []
+    for name, values in CUSTOMERS.items():
+        tensor = triton.InferInput(name, list(values.shape), DATATYPES[str(values.dtype)])
+        tensor.set_data_from_numpy(values)
+        inputs.append(tensor)
+    result = client.infer("churn", inputs, headers={**admin})
+    rows = [{name: values.tolist()[row] for name, values in CUSTOMERS.items()} for row in range(2)]
+    friendly = gateway.post("/models/churn/predict", json={"instances": rows}, headers=admin)
+    assert friendly.status_code == 200, friendly.text
+    labels = [label.decode() for label in result.as_numpy("predict").tolist()]
+    assert labels == friendly.json()["predictions"]

@@ -3,6 +3,7 @@
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from model_service.config import Settings
 from model_service.main import create_app
 from model_service.models.verify import verify_bundles
 from tests.conftest import serve_in_process
+from tests.model_service.frames import write_frame_bundle
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +45,17 @@ async def models(model_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A running model-service with the demo bundles."""
     async with serve_in_process(create_app(model_settings)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def frame_models(
+    verified_demo_models: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Any]:
+    """The demo bundles and a DataFrame-fitted pipeline's (tests/model_service/frames.py), all
+    verified once; read-only. The fitted pipeline comes along to compare answers with."""
+    target: Path = tmp_path_factory.mktemp("frames") / "models"
+    shutil.copytree(verified_demo_models, target)
+    model = write_frame_bundle(target)
+    folders = sorted(p for p in target.glob("*/*") if p.is_dir())
+    assert set(verify_bundles(folders, Settings(models_dir=target)).values()) == {None}
+    return target, model

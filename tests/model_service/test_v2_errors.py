@@ -68,7 +68,7 @@ CASES_400: dict[str, Any] = {
         {"inputs": [tensor([[1e300] * 30])]}, "breast-cancer"
     ),
     "two inputs": json_case({"inputs": [ROW, ROW]}),
-    "wrong input name": json_case({"inputs": [{**ROW, "name": "x"}]}),
+    "an input naming no feature": json_case({"inputs": [{**ROW, "name": "x"}, ROW]}),
     "unknown output": json_case({"inputs": [ROW], "outputs": [{"name": "logits"}]}),
     "repeated output": json_case({"inputs": [ROW], "outputs": [{"name": "predict"}] * 2}),
     "classification": json_case(

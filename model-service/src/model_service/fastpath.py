@@ -2,7 +2,8 @@
 
 FastAPI's generic machinery (routing, dependencies, exception middlewares) costs more per
 request than validating and batching a one-row prediction (measured at ~5x the
-HTTP floor). `POST /models/{name}[/versions/{version}]/predict` is served here alone, inside the
+HTTP floor). `POST /models/{name}[/versions/{version}]/predict` and `.../invocations` (MLflow's
+scoring protocol, answered as `mlflow models serve` answers) are served here alone, inside the
 shared ServiceMiddleware (request id, internal-token guard, access log): it asks the data plane
 and renders its errors as problem+json. What the router answered for these paths, it answers
 too: 405 allowing POST for another method, a redirect for trailing slashes. The OpenAPI
@@ -16,12 +17,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from model_service.deps import state_of
-from servir_runtime.bodies import read_body, require_json
+from model_service.formats.csvbody import CSV_MEDIA_TYPE
+from servir_runtime.bodies import media_type, read_body, require_json
 from servir_runtime.problems import ServiceError, problem_response
 
-# Name, version (or None) and any trailing slashes.
-PREDICT = re.compile(r"^/models/([^/]+)(?:/versions/([^/]+))?/predict(/*)$")
+# Name, version (or None), the operation and any trailing slashes.
+PREDICT = re.compile(r"^/models/([^/]+)(?:/versions/([^/]+))?/(predict|invocations)(/*)$")
 JSON = "application/json"
+CSV = frozenset({CSV_MEDIA_TYPE})
 ALLOW = {"Allow": "POST"}
 
 
@@ -38,25 +41,30 @@ class PredictFastPath:
         if match is None:
             await self.app(scope, receive, send)
             return
-        if match.group(3):
+        if match.group(4):
             response: Response = _without_slashes(scope)
         elif scope["method"] != "POST":
             response = _not_allowed(scope)
         else:
-            response = await self._predict(scope, receive, match.group(1), match.group(2))
+            name, version, operation = match.group(1, 2, 3)
+            mlflow = operation == "invocations"
+            response = await self._predict(scope, receive, name, version, mlflow=mlflow)
         await response(scope, receive, send)
 
     async def _predict(
-        self, scope: Scope, receive: Receive, name: str, version: str | None
+        self, scope: Scope, receive: Receive, name: str, version: str | None, *, mlflow: bool
     ) -> Response:
         plane = state_of(scope["app"]).plane
         try:
             model = plane.model(name, version)
-            require_json(_content_type(scope))
+            content_type = _content_type(scope)
+            require_json(content_type, also=CSV)
+            csv = media_type(content_type) == CSV_MEDIA_TYPE
             body = await read_body(
                 scope, receive, limit=self.max_body_bytes, setting="MODEL_MAX_BODY_BYTES"
             )
-            return Response(await plane.predict(model, body), media_type=JSON)
+            answer = await plane.predict(model, body, csv=csv, mlflow=mlflow)
+            return Response(answer, media_type=JSON)
         except ServiceError as exc:
             return exc.response(scope["path"])
 

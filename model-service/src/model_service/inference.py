@@ -12,15 +12,15 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import ValidationError
 
 from model_service.errors import InvalidInput, ModelError
+from model_service.formats.request import RequestForm, read_request, request_form
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion, Registry
 from model_service.v2.infer import InferCall, infer, model_metadata
 from model_service.v2.tensors import BadTensor
 from shared_schemas.inference import ModelMetadata, ModelSummary, V2ModelMetadata
-from shared_schemas.problems import FieldError, field_error
+from shared_schemas.problems import FieldError
 
 logger = logging.getLogger("servir.models")
 Answer = TypeVar("Answer")
@@ -55,9 +55,13 @@ class DataPlane:
         versions = [version] if version is not None else self.registry.versions(name)
         return model_metadata(model, versions)
 
-    async def predict(self, model: ModelVersion, body: bytes) -> bytes:
-        """JSON records in, predictions (and probabilities when asked) out, as JSON."""
-        return await self._counted(model, _predict_records(model, body, self.metrics))
+    async def predict(
+        self, model: ModelVersion, body: bytes, *, csv: bool = False, mlflow: bool = False
+    ) -> bytes:
+        """Rows in (our JSON, MLflow's bodies, CSV), predictions out as JSON: ours, with
+        probabilities when asked, or MLflow's `{"predictions": [...]}` (`mlflow`)."""
+        form = request_form(csv=csv, mlflow=mlflow, max_rows=self.registry.settings.max_rows)
+        return await self._counted(model, _predict_records(model, body, self.metrics, form))
 
     async def infer(
         self, model: ModelVersion, body: bytes, *, header_length: str | None, request_id: str
@@ -97,9 +101,11 @@ class DataPlane:
         return answer
 
 
-async def _predict_records(model: ModelVersion, body: bytes, metrics: ModelMetrics) -> bytes:
+async def _predict_records(
+    model: ModelVersion, body: bytes, metrics: ModelMetrics, form: RequestForm
+) -> bytes:
     """Validate against the model's own schema, predict (batched) and render."""
-    parsed = _parse_records(model, body)
+    parsed = read_request(model, body, form)
     wants_proba = bool(parsed.return_probabilities)
     if wants_proba and not model.has_proba:
         error = FieldError(
@@ -113,6 +119,8 @@ async def _predict_records(model: ModelVersion, body: bytes, metrics: ModelMetri
         labels = (model.manifest.name, model.manifest.version)
         metrics.count_out_of_range(*labels, rows, model.training_range)
     predictions, probabilities = await model.queue.submit(rows, proba=wants_proba)
+    if form.mlflow:
+        return orjson.dumps({"predictions": predictions.tolist()})
     answer = {
         "model": model.manifest.name,
         "version": model.manifest.version,
@@ -121,15 +129,3 @@ async def _predict_records(model: ModelVersion, body: bytes, metrics: ModelMetri
         "classes": model.classes,
     }
     return orjson.dumps(answer)
-
-
-def _parse_records(model: ModelVersion, body: bytes) -> Any:
-    try:
-        return model.schemas.request.model_validate_json(body)
-    except ValidationError as exc:
-        found = exc.errors(include_url=False, include_input=False)
-        errors = [field_error(error, prefix=["body"]) for error in found]
-        where = ", ".join(".".join(str(p) for p in e.loc[1:]) for e in errors[:5])
-        raise InvalidInput(
-            f"The request does not fit model {model.manifest.name}: {where}.", errors=errors
-        ) from None

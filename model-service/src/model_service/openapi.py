@@ -1,6 +1,9 @@
 """One concrete OpenAPI path per loaded model, with the model's own typed request schema.
 
-The document is rebuilt when the set of loaded models changes (the registry's generation).
+Each model and version has `predict` (the own form; MLflow's bodies are served there too) and
+`invocations` (MLflow's scoring protocol), with its description, an example at typical values
+and its answer typed by its classes. The document is rebuilt when the set of loaded models
+changes (the registry's generation).
 """
 
 import copy
@@ -11,12 +14,28 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from model_service import errors
 from model_service.deps import registry_if_started
-from model_service.models.registry import Registry
+from model_service.formats.examples import typical_row
+from model_service.formats.openapi import (
+    DESCRIPTION as MLFLOW_DESCRIPTION,
+)
+from model_service.formats.openapi import (
+    labels_schema,
+    mlflow_answer,
+    mlflow_example,
+    mlflow_request,
+)
+from model_service.models.registry import ModelVersion, Registry
 from shared_schemas.inference import PredictResponse
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
 
 REF = "#/components/schemas/{model}"
+INFER_PATHS = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
+PREDICT_DESCRIPTION = (
+    "Rows as objects by feature name. MLflow's bodies (`dataframe_split`, `dataframe_records`, "
+    "`instances` as lists, `inputs`) and `text/csv` with a header row are taken too."
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -30,32 +49,84 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-def _predict_operation(name: str, request_schema: str, version: str | None) -> dict[str, Any]:
+# The model's own failure on input that passed its contract, with an example of its body.
+MODEL_ERROR: dict[str, Any] = {
+    "description": errors.MODEL_ERROR[500]["description"],
+    "content": {
+        PROBLEM_MEDIA_TYPE: {
+            "schema": _ref("Problem"),
+            "example": {"type": "about:blank", "title": "Model error", "status": 500},
+        }
+    },
+}
+
+
+def _errors() -> dict[str, Any]:
+    return {
+        "404": _problem("No such model (or version): it was deleted or unloaded"),
+        "415": _problem("The body is neither JSON nor CSV"),
+        "422": _problem("The request does not fit the model: each error names row and field"),
+        "500": copy.deepcopy(MODEL_ERROR),
+        "503": _problem("The model failed to load (Retry-After)"),
+        "default": _problem("Error (RFC 9457 problem details)"),
+    }
+
+
+def _json(schema: Any, example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"application/json": media}
+
+
+def _operation(model: ModelVersion, kind: str, version: str | None, **parts: Any) -> Any:
+    name = model.manifest.name
     which = f"{name} version {version}" if version else name
     suffix = f"_v{version}" if version else ""
     return {
         "tags": ["models"],
-        "summary": f"Predict with {which}",
-        "operationId": f"predict_{name.replace('-', '_')}{suffix}",
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(request_schema)}},
-        },
-        "responses": {
-            "200": {
-                "description": "Predictions",
-                "content": {"application/json": {"schema": _ref("PredictResponse")}},
-            },
-            "404": _problem("No such model (or version): it was deleted or unloaded"),
-            "415": _problem("The body is not declared as JSON"),
-            "422": _problem(
-                "The request does not fit the model: each error names row and field; "
-                "or the model cannot take the values"
-            ),
-            "503": _problem("The model failed to load (Retry-After)"),
-            "default": _problem("Error (RFC 9457 problem details)"),
-        },
+        "summary": f"{kind} with {which}",
+        "description": f"{model.manifest.description}\n\n{parts.pop('about')}".strip(),
+        "operationId": f"{kind.lower()}_{name.replace('-', '_')}{suffix}",
+        **parts,
     }
+
+
+def _predict(model: ModelVersion, request: str, answer: Any, version: str | None) -> Any:
+    example = {"instances": [typical_row(model.manifest)], "return_probabilities": False}
+    return _operation(
+        model,
+        "Predict",
+        version,
+        about=PREDICT_DESCRIPTION,
+        requestBody={"required": True, "content": _json(_ref(request), example)},
+        responses={"200": {"description": "Predictions", "content": _json(answer)}, **_errors()},
+    )
+
+
+def _invocations(model: ModelVersion, body: Any, version: str | None) -> Any:
+    content = _json(body, mlflow_example(model))
+    answer = _json(mlflow_answer(model))
+    return _operation(
+        model,
+        "Invocations",
+        version,
+        about=MLFLOW_DESCRIPTION,
+        requestBody={"required": True, "content": content},
+        responses={"200": {"description": "MLflow's answer", "content": answer}, **_errors()},
+    )
+
+
+def _typed_answer(components: dict[str, Any], model: ModelVersion) -> dict[str, Any]:
+    """PredictResponse with the predictions (and classes) typed by the model's labels."""
+    answer = copy.deepcopy(components["PredictResponse"])
+    answer["title"] = model.schemas.request.__name__.removesuffix("Request") + "Response"
+    labels = labels_schema(model)
+    answer["properties"]["predictions"]["items"] = labels
+    answer["properties"]["classes"] = {
+        "anyOf": [{"type": "array", "items": labels}, {"type": "null"}]
+    }
+    return dict(answer)
 
 
 def _add_request_schema(components: dict[str, Any], request: type[BaseModel], version: str) -> str:
@@ -79,11 +150,24 @@ def _add_request_schema(components: dict[str, Any], request: type[BaseModel], ve
     return name
 
 
+def _model_paths(components: dict[str, Any], model: ModelVersion, version: str) -> Any:
+    """The operations of one version: predict and invocations, by operation name."""
+    request = _add_request_schema(components, model.schemas.request, version)
+    instance_ref = components[request]["properties"]["instances"]["items"]["$ref"]
+    instance = components[instance_ref.rsplit("/", 1)[-1]]
+    body = mlflow_request(instance, instance_ref, model)
+    answer = _typed_answer(components, model)
+    return lambda named: {
+        "predict": _predict(model, request, answer, named),
+        "invocations": _invocations(model, body, named),
+    }
+
+
 def add_model_paths(schema: dict[str, Any], registry: Registry) -> dict[str, Any]:
-    """`schema` with `/models/<name>/predict` for every model and
-    `/models/<name>/versions/<version>/predict` for each of its versions, each with that
-    model's typed request schema. The templated routes stay out: a path template cannot say
-    which model's schema a body must fit."""
+    """`schema` with `/models/<name>/predict` and `/invocations` for every model and under
+    `/models/<name>/versions/<version>/` for each of its versions, each with that model's
+    typed schemas. The templated routes stay out: a path template cannot say which model's
+    schema a body must fit."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     _, answer = models_json_schema([(PredictResponse, "serialization")], ref_template=REF)
     components.update(answer.get("$defs", {}))
@@ -92,11 +176,15 @@ def add_model_paths(schema: dict[str, Any], registry: Registry) -> dict[str, Any
         default = registry.get(name)
         for version in registry.versions(name):
             model = registry.get(name, version)
-            request = _add_request_schema(components, model.schemas.request, version)
-            operation = _predict_operation(name, request, version)
-            paths[f"/models/{name}/versions/{version}/predict"] = {"post": operation}
+            operations = _model_paths(components, model, version)
+            for kind, operation in operations(version).items():
+                paths[f"/models/{name}/versions/{version}/{kind}"] = {"post": operation}
             if model is default:
-                paths[f"/models/{name}/predict"] = {"post": _predict_operation(name, request, None)}
+                for kind, operation in operations(None).items():
+                    paths[f"/models/{name}/{kind}"] = {"post": operation}
+    for path in INFER_PATHS:  # the model's own failure, on inference too
+        for operation in paths.get(path, {}).values():
+            operation.setdefault("responses", {})["500"] = copy.deepcopy(MODEL_ERROR)
     return schema
 
 

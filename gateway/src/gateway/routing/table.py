@@ -133,8 +133,11 @@ ROUTES: Final = (
     Route("POST", "/models", MODEL, "models:admin", budget=UPLOAD),
     Route("GET", "/models/{name}", MODEL, "models:read"),
     Route("POST", "/models/{name}/predict", MODEL, "models:predict"),
+    # MLflow's scoring protocol (`mlflow models serve` answers it at `/invocations`).
+    Route("POST", "/models/{name}/invocations", MODEL, "models:predict"),
     Route("DELETE", "/models/{name}/versions/{version}", MODEL, "models:admin"),
     Route("POST", "/models/{name}/versions/{version}/predict", MODEL, "models:predict"),
+    Route("POST", "/models/{name}/versions/{version}/invocations", MODEL, "models:predict"),
     # The model-service: the Open Inference Protocol (V2).
     Route("GET", "/v2", MODEL, "models:read"),
     _public("GET", "/v2/health/live", MODEL),

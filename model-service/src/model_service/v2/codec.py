@@ -77,6 +77,8 @@ def tensor_array(tensor: V2RequestInput, part: memoryview | None) -> np.ndarray:
     count = prod(tensor.shape)
     if tensor.datatype == "BYTES":
         flat = _decode_strings(part, count) if part is not None else _json_strings(tensor.data)
+    elif tensor.datatype == "BOOL":
+        flat = _bools(tensor, part)
     elif (dtype := NUMERIC_DATATYPES.get(tensor.datatype)) is None:
         raise BadTensor(f"Input {tensor.name}: datatype {tensor.datatype} is not accepted.")
     else:
@@ -98,11 +100,33 @@ def _json_numbers(tensor: V2RequestInput) -> np.ndarray:
         raise BadTensor(f"Input {tensor.name}: `data` is not a regular array.") from None
     # Integers only for INT64 (no silent truncation); numbers, not true/false, for floats
     # (numpy turns true among numbers into 1, so booleans are looked for in the data itself).
-    kinds = "i" if tensor.datatype == "INT64" else "if"
-    if values.dtype.kind not in kinds or _holds_bool(tensor.data):
+    dtype = NUMERIC_DATATYPES[tensor.datatype]
+    kinds = "i" if dtype.kind in "iu" else "if"
+    if values.dtype.kind not in kinds or _holds_bool(tensor.data) or not _fits(values, dtype):
         raise BadTensor(f"Input {tensor.name}: `data` must hold {tensor.datatype} numbers only.")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, refused later
-        return values.astype(NUMERIC_DATATYPES[tensor.datatype]).ravel()
+        return values.astype(dtype).ravel()
+
+
+def _fits(values: np.ndarray, dtype: np.dtype[Any]) -> bool:
+    """Whether JSON integers fit an integer datatype (a cast would wrap them silently)."""
+    if dtype.kind not in "iu" or values.size == 0:
+        return True
+    limits = np.iinfo(dtype)
+    return bool(values.min() >= limits.min and values.max() <= limits.max)
+
+
+def _bools(tensor: V2RequestInput, part: memoryview | None) -> np.ndarray:
+    """A BOOL input: JSON true/false, or one byte of 0 or 1 each."""
+    if part is not None:
+        raw = np.frombuffer(part, dtype=np.uint8)
+        if bool((raw > 1).any()):
+            raise BadTensor(f"Input {tensor.name}: BOOL bytes must be 0 or 1.")
+        return raw.astype(bool)
+    values = np.asarray(tensor.data)
+    if values.dtype.kind != "b":
+        raise BadTensor(f"Input {tensor.name}: BOOL `data` must hold true or false only.")
+    return values.ravel()
 
 
 def _holds_bool(data: Any) -> bool:

@@ -1,6 +1,8 @@
 """Open Inference Protocol v2 for one model: its metadata, and inference (JSON or binary).
 
-Contract: one input named `input` of shape `[rows, n_features]` (see `tensors` for datatypes);
+Contract: one input (`input` in the metadata; any name is taken, as MLServer and KServe take
+it) of shape `[rows, n_features]` (see `tensors` for datatypes), or one input per feature
+named after it (see `columns`);
 outputs `predict` (always, unless `outputs` names only others) and `predict_proba` (when
 asked, classifiers only). Tensor problems are 400, body schema problems 422, more rows than
 `MODEL_MAX_ROWS` 422; the model failing on rows that fit is 500 (Model error).
@@ -12,9 +14,12 @@ import numpy as np
 from pydantic import ValidationError
 
 from model_service.errors import InvalidInput
+from model_service.formats.names import names_of
+from model_service.formats.rows import describe
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion
 from model_service.v2.codec import OutputTensor, binary_parts, render, split_body, tensor_array
+from model_service.v2.columns import feature_rows
 from model_service.v2.tensors import (
     BadTensor,
     check_datatype,
@@ -84,11 +89,12 @@ async def infer(
     """Decode, predict (batched) and render: the response body and its headers."""
     header, binary = split_body(call.body, call.header_length)
     request = _parse(header)
-    if len(request.inputs) != 1 or request.inputs[0].name != INPUT:
-        names = [tensor.name for tensor in request.inputs]
-        raise BadTensor(f"Send exactly one input named {INPUT!r}; got {names}.")
     wanted = _wanted_outputs(request, model)
-    rows = _rows(model, request.inputs[0], binary_parts(request.inputs, binary)[0], call.max_rows)
+    parts = binary_parts(request.inputs, binary)
+    if _one_tensor(model, request.inputs):
+        rows = _rows(model, request.inputs[0], parts[0], call.max_rows)
+    else:
+        rows = feature_rows(model, request.inputs, parts, call.max_rows)
     if model.training_range is not None:
         metrics.count_out_of_range(*_labels(model), rows, model.training_range)
     # The model failing on these rows is its own fault: ModelError, a 500 (as on /predict).
@@ -105,6 +111,16 @@ async def infer(
     return render(head, outputs)
 
 
+def _one_tensor(model: ModelVersion, inputs: list[V2RequestInput]) -> bool:
+    """One input of shape [rows, n_features], under any name (as MLServer and KServe take
+    it); else one input per feature. A lone input named after the only feature is the latter
+    (it may then be [rows])."""
+    if len(inputs) != 1:
+        return False
+    names = names_of(model)
+    return not (len(names.wire) == 1 and inputs[0].name in names.known)
+
+
 def _labels(model: ModelVersion) -> tuple[str, str]:
     return model.manifest.name, model.manifest.version
 
@@ -115,8 +131,8 @@ def _parse(header: bytes) -> V2InferenceRequest:
     except ValidationError as exc:
         found = exc.errors(include_url=False, include_input=False)
         errors = [field_error(error, prefix=["body"]) for error in found]
-        where = ", ".join(".".join(str(p) for p in e.loc[1:]) for e in errors[:5])
-        raise InvalidInput(f"The inference request is invalid: {where}.", errors=errors) from None
+        detail = f"The inference request is invalid: {describe(errors)}."
+        raise InvalidInput(detail, errors=errors) from None
 
 
 def _flag(parameters: Parameters | None, key: str, default: bool) -> bool:
@@ -149,16 +165,17 @@ def _rows(
     width = len(spec.names)
     if len(tensor.shape) != 2 or tensor.shape[1] != width or tensor.shape[0] < 1:
         raise BadTensor(
-            f"Input {INPUT} must have shape [rows, {width}] (rows >= 1, one column per "
-            f"feature in the model's order); got {tensor.shape}."
+            f"Input {tensor.name[:100]} must have shape [rows, {width}] (rows >= 1, one column "
+            f"per feature in the model's order); got {tensor.shape}. Or send one input per "
+            f"feature, named after it: {', '.join(spec.names)}."
         )
     if tensor.shape[0] > max_rows:
         error = FieldError(
             loc=["body", "inputs", 0, "shape", 0],
-            msg=f"at most {max_rows} rows (MODEL_MAX_ROWS)",
+            msg=f"at most {max_rows} rows",
             type="too_long",
         )
-        raise InvalidInput(f"At most {max_rows} rows per request (MODEL_MAX_ROWS).", errors=[error])
+        raise InvalidInput(f"At most {max_rows} rows per request.", errors=[error])
     check_datatype(tensor.datatype, spec)
     values = tensor_array(tensor, part)
     if tensor.datatype == "BYTES":

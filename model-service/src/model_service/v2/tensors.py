@@ -1,7 +1,7 @@
 """Turn an Open Inference Protocol input tensor into the rows a model's estimator takes.
 
 Rules (the v2 contract of every model):
-- A model without category features takes one numeric tensor (FP64, FP32 or INT64) of shape
+- A model without category features takes one numeric tensor (FP64, FP32 or INT*) of shape
   `[rows, n_features]`, columns in manifest order; the estimator gets float64, as from the
   friendly API.
 - A model with a category feature takes one BYTES tensor of the same shape whose elements are
@@ -26,6 +26,13 @@ NUMERIC_DATATYPES: dict[str, np.dtype[Any]] = {
     "FP64": np.dtype("<f8"),
     "FP32": np.dtype("<f4"),
     "INT64": np.dtype("<i8"),
+    "INT32": np.dtype("<i4"),
+    "INT16": np.dtype("<i2"),
+    "INT8": np.dtype("i1"),
+    "UINT64": np.dtype("<u8"),
+    "UINT32": np.dtype("<u4"),
+    "UINT16": np.dtype("<u2"),
+    "UINT8": np.dtype("u1"),
 }
 TRUE_WORDS = frozenset({"true", "1"})
 FALSE_WORDS = frozenset({"false", "0"})
@@ -139,16 +146,17 @@ def rows_from_strings(cells: np.ndarray, spec: TensorSpec) -> np.ndarray:
     """A BYTES `[rows, n_features]` tensor of strings as the object rows the estimator takes."""
     rows = np.empty(cells.shape, dtype=object)
     if spec.numeric:
-        values = np.column_stack([_parse_column(cells[:, i], spec, i) for i in spec.numeric])
+        values = np.column_stack([parse_column(cells[:, i], spec, i) for i in spec.numeric])
         check_values(values, spec)
         for position, column in enumerate(spec.numeric):
-            rows[:, column] = _typed(values[:, position], spec.types[column])
+            rows[:, column] = typed_column(values[:, position], spec.types[column])
     for column, allowed in spec.categories.items():
-        rows[:, column] = _category(cells[:, column], spec.names[column], allowed)
+        rows[:, column] = category_column(cells[:, column], spec.names[column], allowed)
     return rows
 
 
-def _parse_column(cells: np.ndarray, spec: TensorSpec, column: int) -> np.ndarray:
+def parse_column(cells: np.ndarray, spec: TensorSpec, column: int) -> np.ndarray:
+    """One numeric or bool feature's cells, written as strings, as float64."""
     name = spec.names[column]
     if spec.types[column] == "bool":
         words = np.char.lower(np.char.strip(cells.astype(str)))
@@ -165,7 +173,8 @@ def _parse_column(cells: np.ndarray, spec: TensorSpec, column: int) -> np.ndarra
         ) from None
 
 
-def _typed(values: np.ndarray, kind: str) -> np.ndarray:
+def typed_column(values: np.ndarray, kind: str) -> np.ndarray:
+    """Checked float64 values as the feature's type in an object row (bool, int or float)."""
     if kind == "bool":
         return values.astype(bool)
     if kind == "int":  # Python ints, as the friendly API gives: exact at any size
@@ -173,7 +182,8 @@ def _typed(values: np.ndarray, kind: str) -> np.ndarray:
     return values
 
 
-def _category(cells: np.ndarray, name: str, allowed: frozenset[str]) -> np.ndarray:
+def category_column(cells: np.ndarray, name: str, allowed: frozenset[str]) -> np.ndarray:
+    """One category feature's cells, each one of `allowed`."""
     words = cells.astype(str)
     known = np.isin(words, list(allowed))
     if not known.all():

@@ -1,0 +1,1 @@
+"""Request bodies beyond the own JSON form: MLflow's scoring protocol (JSON and CSV)."""
