@@ -31,7 +31,6 @@ from shared_schemas.inference import PredictResponse
 from shared_schemas.problems import PROBLEM_MEDIA_TYPE
 
 REF = "#/components/schemas/{model}"
-INFER_PATHS = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
 PREDICT_DESCRIPTION = (
     "Rows as objects by feature name. MLflow's bodies (`dataframe_split`, `dataframe_records`, "
     "`instances` as lists, `inputs`) and `text/csv` with a header row are taken too."
@@ -182,9 +181,6 @@ def add_model_paths(schema: dict[str, Any], registry: Registry) -> dict[str, Any
             if model is default:
                 for kind, operation in operations(None).items():
                     paths[f"/models/{name}/{kind}"] = {"post": operation}
-    for path in INFER_PATHS:  # the model's own failure, on inference too
-        for operation in paths.get(path, {}).values():
-            operation.setdefault("responses", {})["500"] = copy.deepcopy(MODEL_ERROR)
     return schema
 
 
