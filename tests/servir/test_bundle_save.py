@@ -16,7 +16,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from model_service.config import Settings
 from model_service.models.bundles import Bundle, load_bundle
-from model_service.models.canary import predict_canary
+from model_service.models.examples import check_predictions
 from model_service.models.schemas import build_schemas
 from servir.bundle import save_model
 from shared_schemas.manifest import Manifest
@@ -53,7 +53,7 @@ def pets_pipeline(classifier: Any) -> Pipeline:
 def served(folder: Path, models_dir: Path) -> Bundle:
     """The bundle as the model-service loads and verifies it."""
     bundle = load_bundle(folder, Settings(models_dir=models_dir))
-    predict_canary(bundle)
+    check_predictions(bundle, tolerance=1e-6)
     return bundle
 
 
