@@ -70,11 +70,16 @@ def chunked(
     promoted meanwhile does not answer half of the file."""
     chunks = [rows[start : start + size] for start in range(0, len(rows), size)]
     answers: list[PredictResponse] = []
+    # Disabled, not just hidden, for one chunk: a hidden bar still ends with an empty line.
     progress = Progress(
-        TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), console=output.err
+        TextColumn("predicting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=output.err,
+        disable=len(chunks) == 1 or quiet,
     )
     with progress:
-        task = progress.add_task("rows", total=len(rows), visible=len(chunks) > 1 and not quiet)
+        task = progress.add_task("rows", total=len(rows))
         for chunk in chunks:
             pinned = version or (answers[0].version if answers else None)
             answers.append(client.predict(name, chunk, version=pinned, probabilities=probabilities))
