@@ -1,8 +1,10 @@
 """Open Inference Protocol v2 model endpoints: metadata, readiness, inference.
 
-Inference takes one input tensor `input` of shape `[rows, n_features]` in the model's feature
-order: FP64, FP32 or INT64 for numeric models, BYTES (values written as strings) for models
-with a category feature. Outputs: `predict`, and `predict_proba` when asked (classifiers).
+Inference takes one input tensor of shape `[rows, n_features]` in the model's feature order,
+under any name (the metadata calls it `input`): FP64, FP32 or INT64 for numeric models, BYTES
+(values written as strings) for models with a category feature; or one input per feature, named
+after it, each with its own datatype (MLServer's pandas codec). Outputs: `predict`, and
+`predict_proba` when asked (classifiers).
 JSON and Triton's binary tensor data extension are both served.
 """
 
