@@ -1,12 +1,14 @@
 """Model-service fixtures: a writable copy of the demo bundles and a running app."""
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from model_service import redis_keys
 from model_service.config import Settings
 from model_service.main import create_app
 from model_service.models.verify import verify_bundles
@@ -43,3 +45,14 @@ async def models(model_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A running model-service with the demo bundles."""
     async with serve_in_process(create_app(model_settings)) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def no_aliases(redis_url: str) -> Iterator[None]:
+    """Aliases live in the session's Redis: no test may leave them to the next (whose store
+    may lack the version they point at)."""
+    client = redis.Redis.from_url(redis_url)
+    client.delete(redis_keys.ALIASES)
+    yield
+    client.delete(redis_keys.ALIASES)
+    client.close()

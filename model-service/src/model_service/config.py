@@ -47,3 +47,11 @@ class Settings(ServiceSettings):
     verify_start_seconds: float = Field(default=120.0, gt=0, le=3600)
     verify_cpu_seconds: int = Field(default=60, ge=1, le=3600)
     verify_memory_bytes: int = Field(default=4 * 1024**3, ge=256 * 1024 * 1024)
+    # How often each replica rescans the store for bundles dropped in it (and, in containers,
+    # MODEL_IMPORT_DIR for new ones to copy in); 0 turns the watch off (the 30 s catch-up of
+    # missed repository events still finds them).
+    watch_interval_seconds: float = Field(default=2.0, ge=0, le=3600)
+    # A dropped bundle that is incomplete (manifest missing or invalid, model file short or
+    # not matching its sha256) waits, unrecorded, while it may still be copying; unchanged
+    # this long, it is loaded anyway and fails with its reason like any bad bundle.
+    pickup_grace_seconds: float = Field(default=60.0, ge=0, le=86400)

@@ -89,13 +89,13 @@ def add_model_paths(schema: dict[str, Any], registry: Registry) -> dict[str, Any
     components.update(answer.get("$defs", {}))
     paths = schema.setdefault("paths", {})
     for name in sorted(registry.models):
-        default = registry.get(name)
+        default = registry.default_version(name)  # may not serve here: then no default path
         for version in registry.versions(name):
             model = registry.get(name, version)
             request = _add_request_schema(components, model.schemas.request, version)
             operation = _predict_operation(name, request, version)
             paths[f"/models/{name}/versions/{version}/predict"] = {"post": operation}
-            if model is default:
+            if version == default:
                 paths[f"/models/{name}/predict"] = {"post": _predict_operation(name, request, None)}
     return schema
 

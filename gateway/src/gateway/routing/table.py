@@ -134,6 +134,7 @@ ROUTES: Final = (
     Route("GET", "/models/{name}", MODEL, "models:read"),
     Route("POST", "/models/{name}/predict", MODEL, "models:predict"),
     Route("DELETE", "/models/{name}/versions/{version}", MODEL, "models:admin"),
+    Route("PUT", "/models/{name}/aliases/{alias}", MODEL, "models:admin"),
     Route("POST", "/models/{name}/versions/{version}/predict", MODEL, "models:predict"),
     # The model-service: the Open Inference Protocol (V2).
     Route("GET", "/v2", MODEL, "models:read"),
