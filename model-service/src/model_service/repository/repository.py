@@ -225,7 +225,7 @@ class ModelRepository:
         self.arrivals.forget_missing()
         for key in keys:
             name, version = key.split("/", 1)
-            folder = self.store.folder(name, version)
+            folder = self.store.root / name / version  # any name: a bad one fails to load
             if not await anyio.to_thread.run_sync(self.arrivals.ready, folder):
                 continue  # maybe still being copied: not a failure yet
             if await self._load_one(name, version) is not None:
