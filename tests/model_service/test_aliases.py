@@ -14,6 +14,7 @@ import redis
 
 from model_service import redis_keys
 from model_service.config import Settings
+from model_service.deps import state_of
 from model_service.main import create_app
 from tests.conftest import INTERNAL, serve_in_process
 from tests.model_service.test_repository import (
@@ -198,6 +199,23 @@ async def test_the_other_replica_follows_and_a_late_one_catches_up(
         assert await served_version(late) == "2"
         described = (await late.get("/models/iris", headers=INTERNAL)).json()
         assert described["aliases"] == {"production": "2"}
+
+
+async def test_a_replica_that_missed_the_event_follows_at_its_next_sync(
+    store: Path, model_settings: Settings, redis_url: str
+) -> None:
+    files = bundle_files(store / "iris" / "1", "2")
+    (store / "iris" / "2").mkdir()
+    for name, data in files.items():
+        (store / "iris" / "2" / name).write_bytes(data)
+    app = create_app(model_settings)
+    async with serve_in_process(app) as client:
+        assert await served_version(client) == "1"
+        client_redis = redis.Redis.from_url(redis_url)
+        client_redis.hset(redis_keys.ALIASES, "iris@production", "2")  # no event published
+        client_redis.close()
+        await state_of(app).repository.sync()
+        assert await served_version(client) == "2"
 
 
 async def test_without_redis_an_alias_cannot_move(store: Path, dead_redis_url: str) -> None:

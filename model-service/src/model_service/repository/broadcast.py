@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -94,7 +95,8 @@ async def watch_store(repository: ModelRepository, interval: float) -> None:
     settings = repository.registry.settings
     scans: list[Callable[[], Awaitable[object]]] = [repository.sync]
     if settings.import_dir is not None:
-        imports = NewImports(source=settings.import_dir, store=repository.store)
+        listing = partial(NewImports, source=settings.import_dir, store=repository.store)
+        imports = await anyio.to_thread.run_sync(listing)
         scans.insert(0, lambda: anyio.to_thread.run_sync(imports.scan))
     failing = False
     while True:
