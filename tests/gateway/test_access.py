@@ -43,6 +43,7 @@ RULES = [
     ("POST", "/models//predict", "models:admin"),
     ("POST", "/models/iris/predict/", "models:admin"),
     ("PUT", "/models/iris", "models:admin"),
+    ("PUT", "/models/iris/aliases/production", "models:admin"),
     ("OPTIONS", "/models/iris", AUTHENTICATED),
     ("GET", "/v2", "models:read"),
     ("GET", "/v2/models/iris", "models:read"),

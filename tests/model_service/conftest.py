@@ -1,13 +1,15 @@
 """Model-service fixtures: a writable copy of the demo bundles and a running app."""
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from model_service import redis_keys
 from model_service.config import Settings
 from model_service.main import create_app
 from model_service.models.verify import verify_bundles
@@ -59,3 +61,14 @@ def frame_models(
     folders = sorted(p for p in target.glob("*/*") if p.is_dir())
     assert set(verify_bundles(folders, Settings(models_dir=target)).values()) == {None}
     return target, model
+
+
+@pytest.fixture(autouse=True)
+def no_aliases(redis_url: str) -> Iterator[None]:
+    """Aliases live in the session's Redis: no test may leave them to the next (whose store
+    may lack the version they point at)."""
+    client = redis.Redis.from_url(redis_url)
+    client.delete(redis_keys.ALIASES)
+    yield
+    client.delete(redis_keys.ALIASES)
+    client.close()

@@ -14,6 +14,7 @@ from model_service.config import Settings
 from model_service.main import create_app
 from model_service.models.bundles import BundleError, load_bundle
 from tests.conftest import INTERNAL, serve_in_process
+from tests.model_service.test_repository import settled
 
 pytestmark = pytest.mark.anyio
 
@@ -100,6 +101,7 @@ async def test_a_bad_bundle_is_reported_and_the_others_serve(
 ) -> None:
     with (store / "iris" / "1" / "model.skops").open("ab") as file:
         file.write(b"tampered")
+    settled(store / "iris" / "1")
     async with serve_in_process(create_app(model_settings)) as client:
         ready = (await client.get("/readyz")).json()
         listed = (await client.get("/models", headers=INTERNAL)).json()
@@ -114,6 +116,7 @@ async def test_a_bad_bundle_is_reported_and_the_others_serve(
 
 async def test_invalid_manifest_is_reported(store: Path, model_settings: Settings) -> None:
     (store / "churn" / "1" / "manifest.json").write_text('{"name": "churn"}')
+    settled(store / "churn" / "1")
     async with serve_in_process(create_app(model_settings)) as client:
         ready: dict[str, object] = (await client.get("/readyz")).json()
     models = ready["models"]

@@ -172,7 +172,8 @@ async def test_openapi_types_each_version_and_leaves_templates_out(
 
     assert request_of("/models/iris/versions/1/predict") == "IrisPredictRequest"
     assert request_of("/models/iris/versions/2/predict") == "IrisPredictRequestV2"
-    assert request_of("/models/iris/predict") == "IrisPredictRequestV2"
+    # No production alias (both were in the store at start): the lowest version is the default.
+    assert request_of("/models/iris/predict") == "IrisPredictRequest"
     assert components["IrisInstanceV2"]["properties"]["sepal_length"]["maximum"] == 50.0
     assert components["IrisInstance"]["properties"]["sepal_length"]["maximum"] == 100.0
     assert "PredictResponse" in components

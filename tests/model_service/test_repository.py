@@ -6,7 +6,9 @@ The archive helpers here serve the other test_repository* modules too.
 import io
 import json
 import logging
+import os
 import tarfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,14 @@ def bundle_archive(files: dict[str, bytes], folder: str = "") -> bytes:
     return targz([member(prefix + name, data) for name, data in files.items()])
 
 
+def settled(folder: Path) -> None:
+    """Date a bundle folder's files an hour back: bad for longer than the grace period, it is
+    a bad bundle (a fresh one may still be being copied, and waits)."""
+    an_hour_ago = time.time() - 3600
+    for path in (folder, *folder.iterdir()):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+
 async def upload(client: httpx.AsyncClient, archive: bytes) -> httpx.Response:
     """POST /models with the archive as the `bundle` part."""
     files = {"bundle": ("bundle.tar.gz", archive, "application/gzip")}
@@ -105,7 +115,9 @@ async def test_uploaded_version_serves_until_deleted(
     created = await upload(service, archive)
     assert created.status_code == 201, created.text
     assert created.json()["versions"] == ["1", "2"]
-    assert created.json()["default_version"] == "2"
+    # A new version takes no traffic by itself: the first stays production.
+    assert created.json()["default_version"] == "1"
+    assert created.json()["aliases"] == {"production": "1"}
     assert (await predict(service, "/models/iris/versions/2/predict")).json()["version"] == "2"
 
     unloaded = await service.post("/v2/repository/models/iris/unload", headers=ADMIN)
@@ -141,6 +153,7 @@ async def test_index_lists_ready_and_unavailable_with_reasons(
 ) -> None:
     with (store / "churn" / "1" / "model.skops").open("ab") as file:
         file.write(b"tampered")
+    settled(store / "churn" / "1")
     async with serve_in_process(create_app(model_settings)) as client:
         await client.post("/v2/repository/models/breast-cancer/unload", headers=ADMIN)
         index = (await client.post("/v2/repository/index", headers=ADMIN)).json()

@@ -50,3 +50,11 @@ class Settings(ServiceSettings):
     # How far a number the model answers for one of the bundle's examples (a regression
     # prediction, a probability) may lie from the recorded one; labels must be equal.
     example_tolerance: float = Field(default=1e-6, ge=0, le=1e6)
+    # How often each replica rescans the store for bundles dropped in it (and, in containers,
+    # MODEL_IMPORT_DIR for new ones to copy in); 0 turns the watch off (the 30 s catch-up of
+    # missed repository events still finds them).
+    watch_interval_seconds: float = Field(default=2.0, ge=0, le=3600)
+    # A dropped bundle that is incomplete (manifest missing or invalid, model file short or
+    # not matching its sha256) waits, unrecorded, while it may still be copying; unchanged
+    # this long, it is loaded anyway and fails with its reason like any bad bundle.
+    pickup_grace_seconds: float = Field(default=60.0, ge=0, le=86400)

@@ -172,13 +172,13 @@ def add_model_paths(schema: dict[str, Any], registry: Registry) -> dict[str, Any
     components.update(answer.get("$defs", {}))
     paths = schema.setdefault("paths", {})
     for name in sorted(registry.models):
-        default = registry.get(name)
+        default = registry.default_version(name)  # may not serve here: then no default path
         for version in registry.versions(name):
             model = registry.get(name, version)
             operations = _model_paths(components, model, version)
             for kind, operation in operations(version).items():
                 paths[f"/models/{name}/versions/{version}/{kind}"] = {"post": operation}
-            if model is default:
+            if version == default:
                 for kind, operation in operations(None).items():
                     paths[f"/models/{name}/{kind}"] = {"post": operation}
     return schema

@@ -5,6 +5,9 @@ REPOSITORY_CHANNEL = "model:repository"
 # Set of `name/version` an admin unloaded: a replica that rescans the shared store skips them,
 # so an unload outlives a replica's restart or a missed event.
 UNLOADED = "model:unloaded"
+# Hash of every model's aliases: field `<name>@<alias>`, value the version it points at. The
+# `production` alias is the version a model's unversioned routes serve.
+ALIASES = "model:aliases"
 
 
 def text(value: bytes | str) -> str:

@@ -33,6 +33,8 @@ class ModelSummary(Contract):
     default_version: str | None
     task: Task
     description: str
+    # Alias -> version; `production` is the version the unversioned routes serve.
+    aliases: dict[str, str] = Field(default_factory=dict)
 
 
 class ModelMetadata(Contract):
@@ -132,7 +134,9 @@ class V2InferenceResponse(Contract):
     outputs: list[V2ResponseOutput]
 
 
-RepositoryAction = Literal["load", "unload", "delete"]
+RepositoryAction = Literal["load", "unload", "delete", "alias"]
+# A model's alias: a name pointing at one of its versions (`production` serves by default).
+AliasName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 IndexState = Literal["READY", "UNAVAILABLE"]
 
 
@@ -140,13 +144,22 @@ class RepositoryEvent(Contract):
     """A change one replica made to the shared store, published for the others.
 
     `version` None means every version of `name`. `origin` is the publishing replica's id: a
-    replica ignores its own events (it applied the change before publishing).
+    replica ignores its own events (it applied the change before publishing). An `alias` event
+    says `alias` of `name` now points at `version` (None: removed); Redis holds the aliases, so
+    a replica reads them back from there rather than trusting the event's order.
     """
 
     action: RepositoryAction
     name: ModelName
     version: ModelVersion | None = None
     origin: str
+    alias: AliasName | None = None
+
+
+class AliasRequest(Contract):
+    """`PUT /models/{name}/aliases/{alias}` body: the version the alias points at (loaded)."""
+
+    version: ModelVersion
 
 
 class RepositoryIndexRequest(Contract):

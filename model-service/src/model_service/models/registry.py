@@ -16,6 +16,8 @@ from model_service.models.bundles import Bundle, BundleError
 from model_service.models.schemas import ModelSchemas, build_schemas
 from model_service.models.verify import load_verified, verify_bundles
 from model_service.models.workers import InferencePool
+from model_service.repository.aliases import AliasTable
+from model_service.repository.arrivals import incomplete, signature, unchanged_for
 from shared_schemas.inference import ModelMetadata, ModelSummary
 from shared_schemas.manifest import Manifest
 
@@ -76,6 +78,7 @@ class Registry:
         self.metrics = metrics
         self.models: dict[str, dict[str, ModelVersion]] = {}
         self.failures: dict[str, str] = {}
+        self.aliases = AliasTable()  # the repository keeps it in step with Redis
         self.generation = 0  # moves on every change, so the OpenAPI document is rebuilt
 
     def bundle_folders(self) -> list[Path]:
@@ -86,10 +89,16 @@ class Registry:
         """Load every bundle in the store; a bad one is recorded, never raised."""
         # One child verifies every bundle without a recorded pass (one Python start, not one
         # per bundle); each then loads here from its pass, or fails with the child's reason.
-        folders = self.bundle_folders()
+        folders = [f for f in self.bundle_folders() if not self._arriving(f)]
         refused = verify_bundles(folders, self.settings)
         for folder in folders:
             self.load(folder.parent.name, folder.name, refused=refused.get(folder))
+
+    def _arriving(self, folder: Path) -> bool:
+        """Incomplete and recently changed: maybe still being copied (the repository's scans
+        pick it up once whole)."""
+        grace = self.settings.pickup_grace_seconds
+        return unchanged_for(signature(folder)) <= grace and incomplete(folder) is not None
 
     def load(self, name: str, version: str, *, refused: str | None = None) -> ModelVersion | None:
         """(Re)load one version from the store, swapping it in atomically; None if it failed
@@ -167,15 +176,25 @@ class Registry:
             self.models.pop(name, None)
 
     def get(self, name: str, version: str | None = None) -> ModelVersion:
-        """A servable version (the highest when none is named); 404 or 503 otherwise."""
+        """A servable version (the default when none is named); 404 or 503 otherwise."""
         versions = self.models.get(name)
         if not versions:
             self._raise_missing(name, version)
-        chosen = version or max(versions, key=_version_key)  # type: ignore[arg-type]
-        loaded = versions.get(chosen) if versions else None
+        chosen = version or self.default_version(name)
+        loaded = versions.get(chosen) if versions and chosen else None
+        if loaded is None and version is None:
+            raise ModelUnavailable(
+                f"Model {name}'s production alias points at version {chosen}, which does not "
+                f"serve here; point it at a loaded one: PUT /models/{name}/aliases/production."
+            )
         if loaded is None:
             self._raise_missing(name, version)
         return loaded  # type: ignore[return-value]
+
+    def default_version(self, name: str) -> str | None:
+        """The version the unversioned routes serve: the `production` alias's (loaded or not),
+        else the lowest loaded."""
+        return self.aliases.serving(name, self.versions(name))
 
     def _raise_missing(self, name: str, version: str | None) -> None:
         key = f"{name}/{version}" if version else None
@@ -199,13 +218,16 @@ class Registry:
         return [self._summary(name) for name in sorted(self.models)]
 
     def _summary(self, name: str) -> ModelSummary:
-        latest = self.get(name)
+        versions, default = self.versions(name), self.default_version(name)
+        # The default's manifest, or the newest's when the default does not serve here.
+        shown = self.models[name].get(default or "") or self.models[name][versions[-1]]
         return ModelSummary(
             name=name,
-            versions=self.versions(name),
-            default_version=latest.manifest.version,
-            task=latest.manifest.task,
-            description=latest.manifest.description,
+            versions=versions,
+            default_version=default,
+            aliases=self.aliases.of(name),
+            task=shown.manifest.task,
+            description=shown.manifest.description,
         )
 
     def metadata(self, name: str) -> ModelMetadata:

@@ -18,6 +18,8 @@ from redis.exceptions import RedisError
 from model_service import redis_keys
 from model_service.errors import BadBundle, NotFound
 from model_service.models.registry import ModelVersion, Registry
+from model_service.repository.aliases import AliasKeeper
+from model_service.repository.arrivals import Arrivals
 from model_service.repository.store import ModelStore
 from model_service.repository.uploads import receive_upload
 from servir_runtime.problems import ServiceError
@@ -60,6 +62,8 @@ class ModelRepository:
         # One change at a time on this replica: a load in a worker thread and an unload on
         # the loop must not interleave.
         self.lock = asyncio.Lock()
+        self.aliases = AliasKeeper(registry=registry, redis=redis, replica_id=replica_id)
+        self.arrivals = Arrivals(registry.settings.pickup_grace_seconds)
 
     async def upload(
         self, *, chunks: AsyncIterator[bytes], content_type: str | None, content_length: str | None
@@ -85,22 +89,34 @@ class ModelRepository:
             loaded = self.registry.models.get(name, {}).get(version)
             if created or loaded is None:
                 loaded = await self._load_one(name, version)
+            if loaded is not None:
+                await self.aliases.first_production(name)
         if loaded is None:
             reason = self.registry.failures.get(_key(name, version), "unknown")
             if created:  # a bundle installed by an earlier upload stays
-                await self.delete(name, version)
+                async with self.lock:
+                    await self._remove(name, version)
+                await self._announce("delete", name, version, required=False)
             raise BadBundle(f"The bundle cannot load: {reason}.")
         # The store holds the change: a replica that misses the event finds it when it syncs.
         await self._announce("load", name, version, required=False)
         return loaded, created
 
     async def delete(self, name: str, version: str) -> None:
-        """Stop serving a version everywhere and remove its folder from the store."""
+        """Stop serving a version everywhere and remove its folder from the store; 409 while
+        an alias points at it, unless it is the model's last version (its aliases go too)."""
         async with self.lock:
-            await anyio.to_thread.run_sync(self.store.remove, name, version)
-            with suppress(NotFound):
-                self.registry.unload(name, version)
+            if not self.store.folder(name, version).is_dir():
+                raise NotFound(f"No model {name} version {version}.")
+            last = self.store.versions(name) == [version]
+            await self.aliases.release(name, version, last=last)
+            await self._remove(name, version)
         await self._announce("delete", name, version, required=False)
+
+    async def _remove(self, name: str, version: str) -> None:  # under the lock
+        await anyio.to_thread.run_sync(self.store.remove, name, version)
+        with suppress(NotFound):
+            self.registry.unload(name, version)
 
     async def load(self, name: str) -> list[str]:
         """(Re)load every version of `name` from the store, here and on every replica."""
@@ -130,6 +146,13 @@ class ModelRepository:
         keep_out = sorted({*versions, *loaded}, key=int)
         await self._announce("unload", name, None, required=True, versions=keep_out)
         return keep_out
+
+    async def point_alias(self, name: str, alias: str, version: str) -> None:
+        """Point a model's alias at one of its loaded versions, here and on every replica."""
+        async with self.lock:  # not while this replica loads or deletes a version
+            if not self.store.versions(name) and name not in self.registry.models:
+                raise NotFound(f"No model {name}.")
+            await self.aliases.point(name, alias, version)
 
     async def _load_one(self, name: str, version: str) -> ModelVersion | None:
         # skops loading is CPU-bound: off the event loop.
@@ -166,14 +189,18 @@ class ModelRepository:
 
     async def apply(self, event: RepositoryEvent) -> None:
         """Follow a change another replica made (it has updated the store and Redis)."""
+        if event.action == "alias":  # no lock: a load running here must not hold it up
+            await self.aliases.refresh()
+            return
         async with self.lock:
             if event.action == "load":
                 versions = [event.version] if event.version else self.store.versions(event.name)
                 for version in versions:
                     await self._load_one(event.name, version)
-                return
-            with suppress(NotFound):
-                self.registry.unload(event.name, event.version)
+            else:
+                with suppress(NotFound):
+                    self.registry.unload(event.name, event.version)
+            await self.aliases.refresh()
 
     async def sync(self) -> None:
         """Catch up with the store and the unloaded set: load what is new, drop what is gone."""
@@ -190,8 +217,19 @@ class ModelRepository:
                 name, version = key.split("/", 1)
                 with suppress(NotFound):
                     self.registry.unload(name, version)
-            for key in sorted(on_disk - known - unloaded):
-                await self._load_one(*key.split("/", 1))
+            await self._pick_up(sorted(on_disk - known - unloaded))
+            await self.aliases.refresh()
+
+    async def _pick_up(self, keys: list[str]) -> None:
+        """Load the new bundles found in the store once whole (arrivals.py)."""
+        self.arrivals.forget_missing()
+        for key in keys:
+            name, version = key.split("/", 1)
+            folder = self.store.root / name / version  # any name: a bad one fails to load
+            if not await anyio.to_thread.run_sync(self.arrivals.ready, folder):
+                continue  # maybe still being copied: not a failure yet
+            if await self._load_one(name, version) is not None:
+                await self.aliases.first_production(name)
 
     def index(self, *, ready_only: bool = False) -> list[RepositoryIndexEntry]:
         """Every bundle folder in the store: READY here, or UNAVAILABLE and why."""
@@ -201,7 +239,9 @@ class ModelRepository:
             if version in self.registry.models.get(name, {}):
                 entry = RepositoryIndexEntry(name=name, version=version, state="READY", reason="")
             else:
-                reason = self.registry.failures.get(_key(name, version), "unloaded")
+                reason = self.registry.failures.get(_key(name, version)) or (
+                    self.arrivals.reason(folder) or "unloaded"
+                )
                 entry = RepositoryIndexEntry(
                     name=name, version=version, state="UNAVAILABLE", reason=reason
                 )

@@ -62,7 +62,8 @@ def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata
     return ModelMetadata(
         name=manifest.name,
         versions=versions,
-        default_version=versions[-1] if versions else None,
+        default_version=registry.default_version(manifest.name),
+        aliases=registry.aliases.of(manifest.name),
         task=manifest.task,
         description=manifest.description,
         features=manifest.features,
@@ -105,12 +106,18 @@ async def upload_model(
     "/models/{name}/versions/{version}",
     status_code=204,
     tags=["models"],
-    responses={404: {"description": "No such model version"}},
+    responses={
+        404: {"description": "No such model version"},
+        409: {"description": "An alias points at this version, and it is not the last one"},
+        503: {"description": "Redis, which holds the aliases, is unreachable: nothing changed"},
+    },
 )
 async def delete_model_version(
     name: str, version: str, repository: RepositoryDep, actor: ActorDep
 ) -> Response:
-    """Stop serving a version on every replica and delete it from the store."""
+    """Stop serving a version on every replica and delete it from the store. While an alias
+    points at it (`production`: the version served by default), 409, unless it is the model's
+    last version: its aliases go with it."""
     await repository.delete(name, version)
     audit(actor=actor, action="model.delete", target=f"{name}/{version}")
     return Response(status_code=204)
