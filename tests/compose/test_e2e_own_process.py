@@ -6,8 +6,12 @@ import re
 from tests.compose.checks import ROOT
 
 E2E = (ROOT / "scripts" / "e2e.sh").read_text()
-# What a test that starts its own stack or processes uses.
-OWN_PROCESSES = re.compile(r"\bStack\(|\bown_stack\b|\bspawn_model_service\(|\bPopen\(")
+# What a test that starts its own stack or servers uses. A test running a client as a process
+# (the `servir` CLI) runs against the containers as well as any other client.
+OWN_PROCESSES = re.compile(
+    r"\bStack\(|\bown_stack\b|\bspawn_model_service\(|redis-server"
+    r"|\"-m\", \"(?:gateway|auth_service|model_service)\b"
+)
 
 
 def own_process_tests() -> set[str]:

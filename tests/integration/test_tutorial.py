@@ -82,7 +82,9 @@ def matches(shown: list[str], printed: list[str]) -> bool:
 def run_all(steps: list[Command], folder: Path, env: dict[str, str], gateway: str) -> list[str]:
     """Run the commands in one shell, as a reader types them (variables carry over); the
     output of each, and its exit status as a last line."""
-    script = ["set -o pipefail"]
+    # As a reader's shell: no pipefail (`servir ... | head` ends with SIGPIPE); what each
+    # command printed is checked instead.
+    script: list[str] = []
     for step in steps:
         script.append("{ " + step.line.replace(DOC_GATEWAY, gateway) + "\n} 2>&1")
         script.append(f'echo "{MARK} $?"')

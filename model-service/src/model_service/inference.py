@@ -38,7 +38,7 @@ class DataPlane:
         self.metrics = registry.metrics
 
     def model(self, name: str, version: str | None = None) -> ModelVersion:
-        """A servable version (the highest when none is named); 404 or 503 otherwise."""
+        """A servable version (production's when none is named); 404 or 503 otherwise."""
         return self.registry.get(name, version)
 
     def summaries(self) -> list[ModelSummary]:
