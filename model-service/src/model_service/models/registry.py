@@ -194,7 +194,11 @@ class Registry:
     def default_version(self, name: str) -> str | None:
         """The version the unversioned routes serve: the `production` alias's (loaded or not),
         else the lowest loaded."""
-        return self.aliases.serving(name, self.versions(name))
+        # Asked on every unversioned prediction: a dict lookup, a min without an alias.
+        production = self.aliases.production(name)
+        if production is not None:
+            return production
+        return min(self.models.get(name, {}), key=_version_key, default=None)
 
     def _raise_missing(self, name: str, version: str | None) -> None:
         key = f"{name}/{version}" if version else None

@@ -86,10 +86,10 @@ class AliasTable:
         """The model's aliases (a copy)."""
         return dict(self.table.get(name, {}))
 
-    def serving(self, name: str, loaded: list[str]) -> str | None:
-        """The version the unversioned routes serve: `production`'s, else the lowest loaded
-        (`loaded` oldest first)."""
-        return self.table.get(name, {}).get(PRODUCTION) or (loaded[0] if loaded else None)
+    def production(self, name: str) -> str | None:
+        """The version the model's `production` alias points at, if it has one."""
+        aliases = self.table.get(name)
+        return aliases.get(PRODUCTION) if aliases else None
 
     def point(self, name: str, alias: str, version: str | None) -> bool:
         """Point `alias` at `version` (None removes it); whether anything changed."""
