@@ -186,7 +186,12 @@ def reset_models(stack: Stack, store: Path) -> None:
 
 def wait_for_demo_models(gateway: str, *, timeout: float = 30.0) -> None:
     """Until the gateway's merged document lists the demo models, and none the fuzzer made."""
-    demo = {f"/models/{folder.name}/predict" for folder in MODELS.iterdir() if folder.is_dir()}
+    # Hidden folders are the store's own (`.verified/`), never a model.
+    demo = {
+        f"/models/{folder.name}/predict"
+        for folder in MODELS.iterdir()
+        if folder.is_dir() and not folder.name.startswith(".")
+    }
     deadline = time.monotonic() + timeout
     while True:
         with urllib.request.urlopen(f"{gateway}/openapi.json", timeout=5) as response:  # noqa: S310

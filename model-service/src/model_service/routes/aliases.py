@@ -1,14 +1,19 @@
 """A model's aliases: `production` names the version its unversioned routes serve."""
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from model_service.deps import ActorDep, RegistryDep, RepositoryDep
 from servir_runtime.audit import audit
 from shared_schemas.inference import AliasRequest, ModelMetadata
 
 router = APIRouter(tags=["models"])
+# The aliases that can be set, as the OpenAPI document says (the repository checks again).
+Alias = Annotated[
+    Literal["production"],
+    Path(description="`production`: the version the model's unversioned routes serve"),
+]
 
 ALIAS_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such model"},
@@ -20,7 +25,7 @@ ALIAS_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.put("/models/{name}/aliases/{alias}", responses=ALIAS_ERRORS)
 async def set_alias(
     name: str,
-    alias: str,
+    alias: Alias,
     body: AliasRequest,
     repository: RepositoryDep,
     registry: RegistryDep,
