@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import BaseModel
 
 from model_service.errors import InvalidInput, ModelError
 from model_service.models.batching import BatchQueue
 from model_service.models.registry import ModelVersion
-from model_service.models.schemas import ModelSchemas
+from model_service.models.schemas import build_schemas
 from model_service.models.workers import InferencePool
 from shared_schemas.manifest import FeatureSpec, Manifest
 
@@ -107,9 +106,7 @@ def test_an_estimators_value_error_is_the_models_500_carrying_the_cause() -> Non
         sha256="0" * 64,
     )
     model.estimator = Refusing()
-    model.schemas = ModelSchemas(
-        instance=BaseModel, request=BaseModel, feature_names=("x",), dtype=np.float64
-    )
+    model.schemas = build_schemas(model.manifest, max_rows=1)
     with pytest.raises(ModelError) as failed:
         model.predict(np.array([[1.0]]), proba=False)
     assert failed.value.status == 500

@@ -1,31 +1,9 @@
 """Feature names as callers write them: the wire name, or the column the model was fitted with
 (`peso (kg)` for the wire's `peso_kg`), which is what a DataFrame in the caller's hands says."""
 
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
-from model_service.models.registry import ModelVersion
-
-Built = TypeVar("Built")
-
-
-class PerModel(Generic[Built]):
-    """What `build` makes of a loaded version, made once; dropped when the version goes."""
-
-    def __init__(self, build: Callable[[ModelVersion], Built]) -> None:
-        self.build = build
-        self.built: dict[int, tuple[weakref.ref[ModelVersion], Built]] = {}
-
-    def __call__(self, model: ModelVersion) -> Built:
-        key = id(model)
-        cached = self.built.get(key)
-        if cached is not None and cached[0]() is model:
-            return cached[1]
-        value = self.build(model)
-        self.built[key] = (weakref.ref(model, lambda _: self.built.pop(key, None)), value)
-        return value
+from shared_schemas.manifest import FeatureSpec
 
 
 @dataclass(frozen=True)
@@ -42,8 +20,9 @@ class FeatureNames:
         return ", ".join(self.wire)
 
 
-def _build(model: ModelVersion) -> FeatureNames:
-    features = model.manifest.features
+def feature_names(features: list[FeatureSpec]) -> FeatureNames:
+    """The names callers may use for `features` (built once per loaded version, with its
+    schemas)."""
     known = {f.model_column: f.name for f in features}
     known.update({f.name: f.name for f in features})
     return FeatureNames(
@@ -52,6 +31,3 @@ def _build(model: ModelVersion) -> FeatureNames:
         aliased=any(f.model_column != f.name for f in features),
         types={f.name: f.type for f in features},
     )
-
-
-names_of = PerModel(_build)

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from model_service.errors import InvalidInput
 from model_service.formats.csvbody import csv_rows
-from model_service.formats.names import names_of
 from model_service.formats.rows import Loc, Row, describe, form_of, refuse, rows_of
 from model_service.models.registry import ModelVersion
 from shared_schemas.problems import field_error
@@ -47,7 +46,7 @@ def request_form(*, csv: bool, mlflow: bool, max_rows: int) -> RequestForm:
 def read_request(model: ModelVersion, body: bytes, form: RequestForm) -> Any:
     """The model's validated request (`instances`, `return_probabilities`); 422 otherwise."""
     if form.csv:
-        rows, where = csv_rows(body, names_of(model), form.max_rows)
+        rows, where = csv_rows(body, model.schemas.names, form.max_rows)
         return _validated(model, rows, False, where)
     if OWN_FORM.match(body):
         try:
@@ -80,7 +79,7 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
 
 def _mlflow(model: ModelVersion, payload: dict[str, Any], form: RequestForm) -> Any:
     key = form_of(payload, MLFLOW_EXTRAS if form.mlflow else PREDICT_EXTRAS)
-    rows, where = rows_of(key, payload[key], names_of(model), form.max_rows)
+    rows, where = rows_of(key, payload[key], model.schemas.names, form.max_rows)
     return _validated(model, rows, payload.get(PROBA, False), where)
 
 

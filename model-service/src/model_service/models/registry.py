@@ -17,7 +17,7 @@ from model_service.models.schemas import ModelSchemas, build_schemas
 from model_service.models.verify import load_verified, verify_bundles
 from model_service.models.workers import InferencePool
 from model_service.repository.aliases import AliasTable
-from model_service.repository.arrivals import incomplete, signature, unchanged_for
+from model_service.repository.arrivals import arriving
 from shared_schemas.inference import ModelMetadata, ModelSummary
 from shared_schemas.manifest import Manifest
 
@@ -89,16 +89,12 @@ class Registry:
         """Load every bundle in the store; a bad one is recorded, never raised."""
         # One child verifies every bundle without a recorded pass (one Python start, not one
         # per bundle); each then loads here from its pass, or fails with the child's reason.
-        folders = [f for f in self.bundle_folders() if not self._arriving(f)]
+        # A folder still being copied is left to the repository's scans, which load it whole.
+        grace = self.settings.pickup_grace_seconds
+        folders = [f for f in self.bundle_folders() if not arriving(f, grace)]
         refused = verify_bundles(folders, self.settings)
         for folder in folders:
             self.load(folder.parent.name, folder.name, refused=refused.get(folder))
-
-    def _arriving(self, folder: Path) -> bool:
-        """Incomplete and recently changed: maybe still being copied (the repository's scans
-        pick it up once whole)."""
-        grace = self.settings.pickup_grace_seconds
-        return unchanged_for(signature(folder)) <= grace and incomplete(folder) is not None
 
     def load(self, name: str, version: str, *, refused: str | None = None) -> ModelVersion | None:
         """(Re)load one version from the store, swapping it in atomically; None if it failed
@@ -234,15 +230,17 @@ class Registry:
             description=shown.manifest.description,
         )
 
-    def metadata(self, name: str) -> ModelMetadata:
-        """`GET /models/{name}`."""
-        latest = self.get(name)
-        summary = self._summary(name)
+    def metadata(self, name: str, version: str | None = None) -> ModelMetadata:
+        """`GET /models/{name}`: the model, with the default version's contract; with
+        `version`, that version's task, description and contract (an upload's answer)."""
+        shown = self.get(name, version)
+        summary = self._summary(name).model_dump()
+        summary.update(task=shown.manifest.task, description=shown.manifest.description)
         return ModelMetadata(
-            **summary.model_dump(),
-            features=latest.manifest.features,
-            classes=latest.classes,
-            input_schema=latest.schemas.instance.model_json_schema(),
+            **summary,
+            features=shown.manifest.features,
+            classes=shown.classes,
+            input_schema=shown.schemas.instance.model_json_schema(),
             max_rows=self.settings.max_rows,
         )
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from model_service.formats.names import FeatureNames, feature_names
 from shared_schemas.base import WHOLE_NUMBER
 from shared_schemas.manifest import FRAME_DTYPES, FeatureSpec, Manifest
 
@@ -60,6 +61,8 @@ class ModelSchemas:
     request: type[BaseModel]
     feature_names: tuple[str, ...]
     dtype: type
+    # Every name a caller may give each feature (wire name or fitted column).
+    names: FeatureNames
     # DataFrame models: the columns (names as fitted, pandas dtypes) the rows become.
     frame_columns: tuple[tuple[str, str], ...] | None = None
 
@@ -111,5 +114,6 @@ def build_schemas(manifest: Manifest, *, max_rows: int) -> ModelSchemas:
         request=request,
         feature_names=tuple(f.name for f in manifest.features),
         dtype=object if categorical else np.float64,
+        names=feature_names(manifest.features),
         frame_columns=frame,
     )

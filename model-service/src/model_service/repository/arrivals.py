@@ -53,6 +53,11 @@ def unchanged_for(sign: Signature) -> float:
     return time.time() - newest / 1e9
 
 
+def arriving(folder: Path, grace_seconds: float) -> bool:
+    """Incomplete and changed within the grace period: maybe still being copied."""
+    return unchanged_for(signature(folder)) <= grace_seconds and incomplete(folder) is not None
+
+
 class Arrivals:
     """The folders this replica saw incomplete, with why; re-hashed only once they change."""
 

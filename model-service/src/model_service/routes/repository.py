@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from model_service.deps import ActorDep, RegistryDep, RepositoryDep
-from model_service.models.registry import ModelVersion, Registry
 from model_service.repository.uploads import FIELD
 from servir_runtime.audit import audit
 from shared_schemas.inference import ModelMetadata, RepositoryIndexEntry, RepositoryIndexRequest
@@ -56,23 +55,6 @@ LOADED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _version_metadata(registry: Registry, loaded: ModelVersion) -> ModelMetadata:
-    manifest = loaded.manifest
-    versions = registry.versions(manifest.name)
-    return ModelMetadata(
-        name=manifest.name,
-        versions=versions,
-        default_version=registry.default_version(manifest.name),
-        aliases=registry.aliases.of(manifest.name),
-        task=manifest.task,
-        description=manifest.description,
-        features=manifest.features,
-        classes=loaded.classes,
-        input_schema=loaded.schemas.instance.model_json_schema(),
-        max_rows=registry.settings.max_rows,
-    )
-
-
 @router.post(
     "/models",
     status_code=201,
@@ -99,7 +81,7 @@ async def upload_model(
     audit(actor=actor, action="model.upload", target=target, repeated=not created)
     if not created:
         response.status_code = 200
-    return _version_metadata(registry, loaded)
+    return registry.metadata(loaded.manifest.name, loaded.manifest.version)
 
 
 @router.delete(

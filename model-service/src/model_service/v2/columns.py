@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from model_service.errors import InvalidInput
-from model_service.formats.names import names_of
 from model_service.models.registry import ModelVersion
 from model_service.v2.codec import tensor_array
 from model_service.v2.tensors import (
@@ -62,7 +61,7 @@ def feature_rows(
 def _by_feature(
     model: ModelVersion, inputs: Sequence[V2RequestInput], parts: Sequence[Part]
 ) -> dict[int, tuple[V2RequestInput, Part]]:
-    names = names_of(model)
+    names = model.schemas.names
     order = {name: index for index, name in enumerate(names.wire)}
     given: dict[int, tuple[V2RequestInput, Part]] = {}
     for tensor, part in zip(inputs, parts, strict=True):

@@ -14,7 +14,6 @@ import numpy as np
 from pydantic import ValidationError
 
 from model_service.errors import InvalidInput
-from model_service.formats.names import names_of
 from model_service.formats.rows import describe
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion
@@ -117,7 +116,7 @@ def _one_tensor(model: ModelVersion, inputs: list[V2RequestInput]) -> bool:
     (it may then be [rows])."""
     if len(inputs) != 1:
         return False
-    names = names_of(model)
+    names = model.schemas.names
     return not (len(names.wire) == 1 and inputs[0].name in names.known)
 
 
