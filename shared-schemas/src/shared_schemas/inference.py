@@ -37,6 +37,20 @@ class ModelSummary(Contract):
     aliases: dict[str, str] = Field(default_factory=dict)
 
 
+RuntimeName = Literal["sklearn", "onnxruntime", "xgboost", "lightgbm"]
+
+
+class RuntimeInfo(Contract):
+    """What runs a version's predictions: the compiled runtime (`onnxruntime`) when the model
+    converts and its answers agree with the original's, else the model's own library, with
+    `reason` saying why. `max_difference` is the largest difference measured between the two
+    on the verification rows (probabilities or regression values)."""
+
+    name: RuntimeName
+    reason: str | None = None
+    max_difference: float | None = None
+
+
 class ModelMetadata(Contract):
     """`GET /models/{name}`."""
 
@@ -52,6 +66,8 @@ class ModelMetadata(Contract):
     max_rows: int
     # Alias -> version; `production` is the version the unversioned routes serve.
     aliases: dict[str, str] = Field(default_factory=dict)
+    # What runs the shown version's predictions (None from services older than runtimes).
+    runtime: RuntimeInfo | None = None
 
 
 V2Datatype = Literal[

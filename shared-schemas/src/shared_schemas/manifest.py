@@ -23,7 +23,17 @@ Label = int | str | bool | float
 # How the estimator takes its rows: a 2-D array in feature order, or a pandas DataFrame whose
 # columns carry the names (and dtypes) it was fitted with (`feature_names_in_`).
 InputFormat = Literal["ndarray", "dataframe"]
-ModelFile = Literal["model.skops", "model.joblib", "model.pkl"]
+# What the model file is: a scikit-learn estimator (skops, or a pickle the operator allows), an
+# XGBoost model in its own JSON or UBJSON format, or a LightGBM model in its text format.
+Flavor = Literal["sklearn", "xgboost", "lightgbm"]
+ModelFile = Literal[
+    "model.skops", "model.joblib", "model.pkl", "model.json", "model.ubj", "model.txt"
+]
+FLAVOR_FILES: dict[Flavor, frozenset[str]] = {
+    "sklearn": frozenset({"model.skops", "model.joblib", "model.pkl"}),
+    "xgboost": frozenset({"model.json", "model.ubj"}),
+    "lightgbm": frozenset({"model.txt"}),
+}
 # The pandas dtype of each feature type, for models fitted on a DataFrame (the service builds
 # their input with it; the SDK checks a bundle's predictions through the same conversion).
 FRAME_DTYPES: dict[FeatureType, str] = {
@@ -120,9 +130,10 @@ class Manifest(Contract):
     The estimator receives one column per feature, in this order: a 2-D array (float64, or
     object when a feature is a category) when `input_format` is `ndarray`, a DataFrame with the
     `column` names and the features' dtypes when it is `dataframe`. `sha256` is that of
-    `model_file`; `trusted_types` are the types beyond skops' defaults the file may
-    instantiate. `max_batch_size`/`max_wait_ms` override the service's batching settings for
-    this model. `examples` are checked when the bundle loads; `reference` feeds drift reports.
+    `model_file`, whose format `flavor` names; `trusted_types` are the types beyond skops'
+    defaults the file may instantiate. `max_batch_size`/`max_wait_ms` override the service's
+    batching settings for this model. `examples` are checked when the bundle loads; `reference`
+    feeds drift reports.
     """
 
     name: ModelName
@@ -135,6 +146,7 @@ class Manifest(Contract):
     training_stats: dict[str, FeatureStats] | None = None
     reference: dict[str, ReferenceStats] | None = None
     examples: Annotated[list[Example], Field(max_length=MAX_EXAMPLES)] = Field(default_factory=list)
+    flavor: Flavor = "sklearn"
     model_file: ModelFile = "model.skops"
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     trusted_types: list[str] = Field(default_factory=list)
@@ -146,6 +158,9 @@ class Manifest(Contract):
         names = [f.name for f in self.features]
         if len(set(names)) != len(names):
             raise ValueError("feature names must be unique")
+        if self.model_file not in FLAVOR_FILES[self.flavor]:
+            allowed = " or ".join(sorted(FLAVOR_FILES[self.flavor]))
+            raise ValueError(f"a {self.flavor} model_file must be {allowed}")
         columns = [f.model_column for f in self.features]
         if len(set(columns)) != len(columns):
             raise ValueError("feature columns must be unique")
