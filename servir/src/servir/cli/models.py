@@ -8,7 +8,7 @@ import typer
 from servir.cli import output
 from servir.cli.options import JsonFlag, UsageError, options
 from servir.cli.session import session
-from shared_schemas.inference import ModelMetadata
+from shared_schemas.inference import ModelMetadata, RuntimeInfo
 
 app = typer.Typer(
     help="List, inspect, load, unload, delete and promote models.", no_args_is_help=True
@@ -68,6 +68,8 @@ def describe(metadata: ModelMetadata) -> None:
     output.say(f"aliases {aliases or 'none'}; at most {metadata.max_rows} rows per request")
     if metadata.classes is not None:
         output.say(f"classes {', '.join(str(c) for c in metadata.classes)}")
+    if metadata.runtime is not None:
+        output.say(f"runtime {_runtime(metadata.runtime)}")
     rows = [
         (
             f.name,
@@ -144,3 +146,11 @@ def promote(
         output.emit_json({"name": name, "aliases": {"production": version}})
     else:
         output.say(f"{name}: production -> {version}")
+
+
+def _runtime(runtime: RuntimeInfo) -> str:
+    """`onnxruntime (max difference 1.2e-07)`, or `sklearn: why not compiled`."""
+    shown: str = runtime.name
+    if runtime.max_difference is not None:
+        shown += f" (max difference {runtime.max_difference:.2g})"
+    return f"{shown}: {runtime.reason}" if runtime.reason else shown
