@@ -28,10 +28,10 @@ uv: ## Install uv with pip when it is missing
 
 $(STAMP): uv.lock pyproject.toml */pyproject.toml
 	@$(MAKE) uv
-	$(UV) sync --frozen --all-packages
+	$(UV) sync --frozen --all-packages --compile-bytecode
 	@touch $@
 
-install: $(STAMP) ## Create .venv with every package and dev tool (uv sync)
+install: $(STAMP) ## Create .venv with every package and dev tool (uv sync), bytecode compiled
 
 redis-server: ## Install Debian's redis-server when it is missing (needs root, else says how)
 	@scripts/need-deb redis-server redis-server
