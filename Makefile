@@ -28,10 +28,10 @@ uv: ## Install uv with pip when it is missing
 
 $(STAMP): uv.lock pyproject.toml */pyproject.toml
 	@$(MAKE) uv
-	$(UV) sync --frozen --all-packages
+	$(UV) sync --frozen --all-packages --compile-bytecode
 	@touch $@
 
-install: $(STAMP) ## Create .venv with every package and dev tool (uv sync)
+install: $(STAMP) ## Create .venv with every package and dev tool (uv sync), bytecode compiled
 
 redis-server: ## Install Debian's redis-server when it is missing (needs root, else says how)
 	@scripts/need-deb redis-server redis-server
@@ -88,7 +88,7 @@ integration: $(STAMP) redis-server browser ## Integration tests against the real
 test: lint typecheck compose-check redis-server browser ## lint, types, compose/Dockerfile checks, all tests (CI then runs fuzz, a short soak, e2e)
 	$(RUN) pytest $(PYTEST_FLAGS)
 
-bench: $(STAMP) redis-server wrk models ## Bounded load through the gateway and straight to the model-service; prints JSON
+bench: $(STAMP) redis-server wrk models ## Echo floor, baseline, model-service (JSON, V2, each runtime), gateway: JSON, ~12 min (BENCH_QUICK=1: ~4)
 	@$(RUN) python -m scripts.bench
 
 soak: $(STAMP) redis-server models ## Open-loop mixed load through the gateway: 100 req/s 60 s, 3x 30 s, recovery; JSON, fails on a missed criterion

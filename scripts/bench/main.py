@@ -1,245 +1,130 @@
-"""`make bench`: bounded load against the stack and a naive baseline, printed as JSON.
+"""`make bench`: one run measures the HTTP floor (a bare echo app), the naive baseline, the
+model-service alone (JSON and V2 routes, on each MODEL_RUNTIME) and the whole stack through the
+gateway, on iris, the RandomForest and a gradient-boosted model; then cold start and memory.
 
-Figures, not assertions. The servers run pinned to CPU 0 and wrk to CPU 1, so the load generator
-never takes the servers' core; each scenario gets a warm-up, then a fixed duration. The baseline
-(scripts/bench/baseline.py: plain FastAPI, Pydantic body, `predict` in the handler) serves the
-same bundles in the same run.
+Figures, not assertions. Servers run pinned to CPU 0 and wrk to CPU 1; each cell gets a warm-up,
+then a fixed duration, with the servers' CPU time read from /proc around it. BENCH_QUICK=1 runs
+the reduced matrix (matrix.py). JSON on stdout, a table on stderr.
 """
 
 import json
 import os
-import re
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from auth_service.config import DEV_ADMIN_PASSWORD
-from servir_runtime.processes import free_port
-from servir_runtime.settings import DEV_INTERNAL_TOKEN
+from scripts.bench import servers
+from scripts.bench.matrix import BASELINE, ECHO, RUNTIMES, SERVICE, STACK, V2, Cell, Plan, plan
+from scripts.bench.measure import PINNED, Load, cpu_ms, parse_wrk, per_request_ms, rss_mib, run_wrk
+from scripts.bench.report import document, say, table
+from scripts.bench.stackrun import Target, admin_token, stack_env
+from scripts.bench.store import DEMO, MODELS, json_body, make_store, rows, v2_body
+from scripts.bench.summary import summary
 from servir_runtime.stack import ROOT, Stack
 
-DURATION_S = int(os.environ.get("BENCH_DURATION", "5"))
-WARMUP_S = 1
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-PINNED = (os.cpu_count() or 1) > 1 and shutil.which("taskset") is not None
-IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+class Bodies:
+    """Every request body the matrix needs, made once from the store's manifests."""
+
+    def __init__(self, store: Path) -> None:
+        self.tables = {(m, n): rows(store, m, n) for m in MODELS for n in (1, 100)}
+
+    def of(self, cell: Cell) -> bytes:
+        table = self.tables[("iris" if cell.model == "-" else cell.model, cell.rows)]
+        return v2_body(table) if cell.route == V2 else json_body(table)
 
 
-@dataclass
-class Scenario:
-    """One load: a URL, its headers and body, how many connections."""
-
-    name: str
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes | None = None
-    connections: int = 32
+def url_of(cell: Cell, base: str) -> str:
+    """Where a cell's requests go."""
+    if cell.target == ECHO:
+        return f"{base}/echo"
+    if cell.route == V2:
+        return f"{base}/v2/models/{cell.model}/infer"
+    return f"{base}/models/{cell.model}/predict"
 
 
-@dataclass
-class Result:
-    """One scenario's figures."""
-
-    scenario: str
-    connections: int
-    requests_per_s: float
-    p50_ms: float
-    p99_ms: float
-    non_2xx: int
-    socket_errors: int
-
-
-def _latency_ms(text: str, percentile: str) -> float:
-    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
-    return round(float(match.group(1)) * UNITS_MS[match.group(2)], 3) if match else -1.0
+def measure(cell: Cell, target: Target, bodies: Bodies, plan: Plan) -> dict[str, Any]:
+    """Warm up, then one cell: wrk's figures and the servers' CPU per request."""
+    load = Load(url_of(cell, target.url), target.headers, bodies.of(cell), cell.connections)
+    run_wrk(load, plan.warmup_s)
+    before = [cpu_ms([pid]) for pid in target.pids]
+    figures = parse_wrk(run_wrk(load, plan.duration_s))
+    after = [cpu_ms([pid]) for pid in target.pids]
+    result: dict[str, Any] = {"cell": cell.name, **asdict(cell), **asdict(figures)}
+    result["cpu_ms_per_request"] = per_request_ms(sum(before), sum(after), figures.requests)
+    if cell.target == STACK:  # pids: gateway first
+        result["gateway_cpu_ms_per_request"] = per_request_ms(before[0], after[0], figures.requests)
+    cost = result["cpu_ms_per_request"]
+    say(f"  {cell.name}: {figures.requests_per_s:.0f} req/s, {cost} ms CPU/request")
+    return result
 
 
-def _count(pattern: str, text: str) -> int:
-    return sum(int(n) for n in re.findall(pattern, text))
+def run_cells(plan: Plan, server: Target, bodies: Bodies, **match: str) -> list[dict[str, Any]]:
+    """Measure the plan's cells whose fields equal `match` (target=..., runtime=...)."""
+    chosen = [c for c in plan.cells if all(getattr(c, k) == v for k, v in match.items())]
+    return [measure(cell, server, bodies, plan) for cell in chosen]
 
 
-def _script(scenario: Scenario, folder: Path) -> list[str]:
-    if scenario.body is None:
-        return []
-    script = folder / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [[{scenario.body.decode()}]]\n"
-    )
-    return ["-s", str(script)]
+def cold_starts(work: Path, redis_url: str, probe: bytes) -> dict[str, Any]:
+    """Start to first prediction with the demo models, once their verification passes are
+    recorded (a first start records them), per runtime."""
+    store = make_store(ROOT / "models", work / "demo-store", DEMO)
+    servers.cold_start(store, redis_url, "auto", probe)
+    return {runtime: servers.cold_start(store, redis_url, runtime, probe) for runtime in RUNTIMES}
 
 
-def wrk(scenario: Scenario, seconds: int) -> str:
-    """Run wrk on CPU 1 and return its report."""
-    with tempfile.TemporaryDirectory() as folder:
-        command = ["wrk", "-t1", f"-c{scenario.connections}", f"-d{seconds}s", "--latency"]
-        for name, value in scenario.headers.items():
-            command += ["-H", f"{name}: {value}"]
-        command += [*_script(scenario, Path(folder)), scenario.url]
-        if PINNED:
-            command = ["taskset", "-c", "1", *command]
-        run = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
-        return run.stdout
-
-
-def measure(scenario: Scenario) -> Result:
-    """Warm up, then measure one scenario."""
-    wrk(scenario, WARMUP_S)
-    report = wrk(scenario, DURATION_S)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", report)
-    return Result(
-        scenario=scenario.name,
-        connections=scenario.connections,
-        requests_per_s=float(rps.group(1)) if rps else 0.0,
-        p50_ms=_latency_ms(report, "50"),
-        p99_ms=_latency_ms(report, "99"),
-        non_2xx=_count(r"Non-2xx or 3xx responses:\s+(\d+)", report),
-        socket_errors=_count(r"(?:connect|read|write|timeout) (\d+)", report),
-    )
-
-
-def admin_token(gateway_url: str) -> str:
-    """An access token of the bootstrap admin (development default password)."""
-    form = urllib.parse.urlencode(
-        {"grant_type": "password", "username": "admin", "password": DEV_ADMIN_PASSWORD}
-    ).encode()
-    request = urllib.request.Request(f"{gateway_url}/auth/token", data=form)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
-        token: str = json.load(response)["access_token"]
-        return token
-
-
-def one_row(models_dir: Path, name: str) -> bytes:
-    """A one-row request body for a demo model (its training means, or a known iris row)."""
-    if name == "iris":
-        return json.dumps({"instances": [IRIS_ROW]}).encode()
-    manifest = json.loads((models_dir / name / "1" / "manifest.json").read_text())
-    stats = manifest["training_stats"]
-    row = {f["name"]: round(stats[f["name"]]["mean"], 4) for f in manifest["features"]}
-    return json.dumps({"instances": [row]}).encode()
-
-
-def start_baseline(models_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The naive baseline server, pinned like the stack, once it answers."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "scripts.bench.baseline",
-        str(models_dir),
-        str(port),
-    ]
-    if PINNED:
-        command = ["taskset", "-c", "0", *command]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    body = one_row(models_dir, "iris")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            request = urllib.request.Request(  # noqa: S310 (loopback)
-                f"{url}/models/iris/predict",
-                data=body,
-                headers={"Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=2):  # noqa: S310
-                return process, url
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the baseline server did not start")
-
-
-def scenarios(stack: Stack, baseline: str, models_dir: Path) -> list[Scenario]:
-    """Everything `make bench` measures, in order."""
-    internal = {"X-Servir-Internal-Token": DEV_INTERNAL_TOKEN}
+def through_gateway(plan: Plan, stack: Stack, bodies: Bodies) -> list[dict[str, Any]]:
+    """The gateway's cells: a real token; CPU of gateway, auth-service and model-service."""
+    pids = [stack.process(n).popen.pid for n in ("gateway", "auth-service", "model-service")]
     bearer = {"Authorization": f"Bearer {admin_token(stack.gateway_url)}"}
-    iris, forest = one_row(models_dir, "iris"), one_row(models_dir, "breast-cancer")
-    gateway, direct = stack.gateway_url, stack.model_url
-    return [
-        Scenario("gateway: own route (GET /livez)", f"{gateway}/livez"),
-        Scenario("gateway -> model-service, JWT (GET /v2)", f"{gateway}/v2", bearer),
-        Scenario("model-service direct (GET /v2)", f"{direct}/v2", internal),
-        Scenario("iris 1 row: servir direct", f"{direct}/models/iris/predict", internal, iris, 64),
-        Scenario("iris 1 row: baseline", f"{baseline}/models/iris/predict", {}, iris, 64),
-        Scenario("iris 1 row: gateway, JWT", f"{gateway}/models/iris/predict", bearer, iris, 64),
-        Scenario("iris c=1: servir direct", f"{direct}/models/iris/predict", internal, iris, 1),
-        Scenario("iris c=1: gateway, JWT", f"{gateway}/models/iris/predict", bearer, iris, 1),
-        Scenario(
-            "breast-cancer RF 1 row: servir direct",
-            f"{direct}/models/breast-cancer/predict", internal, forest, 64,
-        ),
-        Scenario(
-            "breast-cancer RF 1 row: baseline",
-            f"{baseline}/models/breast-cancer/predict", {}, forest, 64,
-        ),
-    ]  # fmt: skip
+    return run_cells(plan, Target(stack.gateway_url, bearer, pids), bodies, target=STACK)
 
 
-def _ratio(results: dict[str, Result], ours: str, theirs: str) -> dict[str, float]:
-    mine, base = results[ours], results[theirs]
-    return {
-        "throughput_x": round(mine.requests_per_s / max(base.requests_per_s, 1e-9), 2),
-        "p99_ms": mine.p99_ms,
-        "baseline_p99_ms": base.p99_ms,
-    }
-
-
-def report(results: dict[str, Result]) -> dict[str, object]:
-    """The JSON `make bench` prints: every scenario, the baseline ratios, the gateway's cost."""
-    through = results["iris 1 row: gateway, JWT"]
-    direct = results["iris 1 row: servir direct"]
-    return {
-        "tool": "wrk -t1",
-        "duration_s": DURATION_S,
-        "servers_on_cpu": 0 if PINNED else None,
-        "results": [asdict(result) for result in results.values()],
-        "vs_baseline": {
-            "iris": _ratio(results, "iris 1 row: servir direct", "iris 1 row: baseline"),
-            "breast-cancer": _ratio(
-                results, "breast-cancer RF 1 row: servir direct", "breast-cancer RF 1 row: baseline"
-            ),
-        },
-        # Issue 5's targets: added p50 at c=1 <= 1 ms; gateway throughput at c=64 >= 35% of
-        # direct, every server on the one pinned core.
-        "gateway_cost": {
-            "added_p50_ms_c1": round(
-                results["iris c=1: gateway, JWT"].p50_ms
-                - results["iris c=1: servir direct"].p50_ms,
-                3,
-            ),
-            "throughput_share_c64": round(
-                through.requests_per_s / max(direct.requests_per_s, 1e-9), 3
-            ),
-            "rate_limits": "on (quota set high)",
-        },
-    }
+def on_stack(
+    plan: Plan, work: Path, store: Path, bodies: Bodies
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The model-service alone on each runtime, the gateway's cells, cold starts and RSS."""
+    results: list[dict[str, Any]] = []
+    memory: dict[str, dict[str, float]] = {}
+    pin = 0 if PINNED else None
+    with Stack(data_dir=work / "stack", env=stack_env(store, RUNTIMES[0]), pin_cpu=pin) as stack:
+        cold = cold_starts(work, stack.redis_url, bodies.of(Cell(SERVICE, "json", "iris", 1, 1)))
+        for runtime in RUNTIMES:
+            if runtime != RUNTIMES[0]:
+                stack.restart_service("model-service", env={"MODEL_RUNTIME": runtime})
+            service = stack.process("model-service").popen.pid
+            memory[runtime] = {"rss_after_start_mib": rss_mib(service)}
+            direct = Target(stack.model_url, servers.INTERNAL, [service])
+            results += run_cells(plan, direct, bodies, target=SERVICE, runtime=runtime)
+            if runtime == RUNTIMES[0]:
+                results += through_gateway(plan, stack, bodies)
+            memory[runtime]["rss_after_load_mib"] = rss_mib(service)
+    return results, {"cold_start": cold, "model_service_memory": memory}
 
 
 def main() -> int:
-    """Start the stack and the baseline, run every scenario, print JSON."""
-    models_dir = ROOT / "models"
-    quiet = {f"{p}_ACCESS_LOG_SAMPLE": "0" for p in ("GATEWAY", "AUTH", "MODEL")}
-    # Rate limits stay on (one Redis script per request), with a quota no run can exhaust.
-    limits = {"GATEWAY_RATE_LIMIT_DEFAULT": "1000000000/60"}
-    env = {"SERVIR_ENV": "test", "MODEL_MODELS_DIR": str(models_dir), **quiet, **limits}
-    baseline, baseline_url = start_baseline(models_dir)
-    try:
-        with (
-            tempfile.TemporaryDirectory() as data,
-            Stack(data_dir=Path(data), env=env, pin_cpu=0 if PINNED else None) as stack,
-        ):
-            results = {s.name: measure(s) for s in scenarios(stack, baseline_url, models_dir)}
-    finally:
-        baseline.terminate()
-        baseline.wait(timeout=10)
-    print(json.dumps(report(results), indent=2))
+    """Make the store, run every cell of the plan, print JSON (stdout) and a table (stderr)."""
+    chosen = plan(dict(os.environ))
+    say(f"bench: {len(chosen.cells)} cells, about {chosen.estimate_s() // 60 + 2} min")
+    # As the images run (their packages compiled when installed): a first start caches the
+    # bytecode, so no measured start pays for compiling the libraries.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        store = make_store(ROOT / "models", work / "store", MODELS)
+        bodies = Bodies(store)
+        results: list[dict[str, Any]] = []
+        with servers.echo() as echo:
+            results += run_cells(chosen, Target(echo.url, {}, [echo.pid]), bodies, target=ECHO)
+        with servers.baseline(store, bodies.of(Cell(BASELINE, "json", "iris", 1, 1))) as naive:
+            server = Target(naive.url, {}, [naive.pid])
+            results += run_cells(chosen, server, bodies, target=BASELINE)
+        stack_results, extras = on_stack(chosen, work, store, bodies)
+    extras["summary"] = summary(results + stack_results, MODELS)
+    extras["elapsed_s"] = round(time.monotonic() - started)
+    say(table(results + stack_results, extras))
+    print(json.dumps(document(chosen, results + stack_results, extras, PINNED), indent=2))
     return 0
