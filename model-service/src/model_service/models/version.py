@@ -45,6 +45,14 @@ class ModelVersion:
         runtime raises is the model's failure: ModelError, carrying the cause for the log.
         """
         try:
-            return self.runtime.predict(rows, proba)
+            predictions, probabilities = self.runtime.predict(rows, proba)
+            if not (_finite(predictions) and (probabilities is None or _finite(probabilities))):
+                # onnxruntime answers an overflow with inf or NaN where scikit-learn raised
+                raise ValueError("the model answered values that are not finite")
         except Exception as exc:  # anything the model raises here is the model's failure
             raise ModelError(self.manifest.name, self.manifest.version) from exc
+        return predictions, probabilities
+
+
+def _finite(values: np.ndarray) -> bool:
+    return values.dtype.kind != "f" or bool(np.isfinite(values).all())

@@ -5,7 +5,8 @@ scikit-learn and measure how far the two differ.
 Labels must be identical (value and type); numbers (probabilities, a regression's values) may
 differ by MODEL_RUNTIME_TOLERANCE: absolute up to 1, relative beyond (a float32 sum of a
 forest's leaves is as exact, relatively, at 1e6 as at 1). A model that does not convert, or
-whose answers differ, serves with scikit-learn: the verdict says why.
+whose answers differ, or that runs slower compiled (one row, timed in the child), serves with
+scikit-learn: the verdict says why.
 """
 
 import hashlib
@@ -139,9 +140,22 @@ def compile_bundle(
             f"MODEL_RUNTIME_TOLERANCE ({settings.runtime_tolerance:g})"
         )
         return verdict, None
-    verdict.predict_seconds["onnxruntime"] = _best_seconds(compiled, rows[:1], verdict.has_proba)
+    timings = verdict.predict_seconds
+    timings["onnxruntime"] = _best_seconds(compiled, rows[:1], verdict.has_proba)
+    verdict.reason = _slower(timings)
+    if verdict.reason is not None:
+        return verdict, None
     verdict.name, verdict.onnx_sha256 = "onnxruntime", hashlib.sha256(model).hexdigest()
     return verdict, model
+
+
+def _slower(timings: dict[str, float]) -> str | None:
+    """Why the compiled model must not serve although it agrees: it is slower (a brute-force
+    neighbours model, say)."""
+    compiled, original = timings["onnxruntime"], timings["sklearn"]
+    if compiled <= original:
+        return None
+    return f"the compiled model is slower: {compiled:.2g} s per row, scikit-learn {original:.2g} s"
 
 
 def _checked_onnx(bundle: Bundle, schemas: ModelSchemas, settings: Settings) -> bytes:

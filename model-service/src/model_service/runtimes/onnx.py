@@ -52,5 +52,8 @@ class OnnxRuntime:
             predictions = predictions[:, 0]
         if predictions.dtype == np.float32:  # as scikit-learn answers: float64
             predictions = predictions.astype(np.float64)
-        probabilities = np.asarray(answered[1], dtype=np.float64) if wanted else None
-        return predictions, probabilities
+        if not wanted:
+            return predictions, None
+        # Computed in float32: summed again in float64, each row adds up to 1 as scikit-learn's.
+        probabilities = np.asarray(answered[1], dtype=np.float64)
+        return predictions, probabilities / probabilities.sum(axis=1, keepdims=True)
