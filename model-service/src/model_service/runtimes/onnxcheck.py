@@ -3,65 +3,84 @@ domains only (`""` and `ai.onnx.ml`; a custom domain names native code outside o
 vetted kernels), no external data (a tensor whose bytes live in another file, which the runtime
 would open by a path the file chooses), no local functions and no training information.
 
-Read straight from the protobuf wire format (`onnx.proto`'s field numbers below), so the
-serving process checks a file without importing the `onnx` package (about a second).
+The file is parsed with a schema of only the fields checked (their numbers as in `onnx.proto`,
+IR version 10) by protobuf's native parser, which skips the rest: the serving process checks a
+file without importing the `onnx` package (about a second), and a forest's hundreds of
+thousands of node attributes are never looked at one by one in Python.
 """
+
+from functools import cache
+from typing import Any
 
 ALLOWED_DOMAINS = frozenset({"", "ai.onnx.ml"})
 MAX_DEPTH = 16  # subgraphs in subgraphs (If, Loop, Scan): converted models have none
-# Field numbers of onnx.proto (ONNX IR version 10).
-MODEL_GRAPH, MODEL_OPSET, MODEL_TRAINING, MODEL_FUNCTIONS = 7, 8, 20, 25
-OPSET_DOMAIN = 1
-GRAPH_NODE, GRAPH_INITIALIZER, GRAPH_SPARSE = 1, 5, 15
-NODE_ATTRIBUTE, NODE_DOMAIN = 5, 7
-ATTR_TENSOR, ATTR_GRAPH, ATTR_TENSORS, ATTR_GRAPHS = 5, 6, 10, 11
-ATTR_SPARSE, ATTR_SPARSES = 22, 23
-SPARSE_VALUES, SPARSE_INDICES = 1, 2
-TENSOR_EXTERNAL_DATA, TENSOR_DATA_LOCATION = 13, 14
 EXTERNAL = 1
+# message -> (field name, number, type, label, message type): the fields the checks read.
+OPTIONAL, REPEATED = 1, 3
+INT32, BYTES, MESSAGE = 5, 12, 11
+SCHEMA: dict[str, list[tuple[str, int, int, int, str]]] = {
+    "Model": [
+        ("graph", 7, MESSAGE, OPTIONAL, "Graph"),
+        ("opset_import", 8, MESSAGE, REPEATED, "Opset"),
+        ("training_info", 20, BYTES, REPEATED, ""),
+        ("functions", 25, BYTES, REPEATED, ""),
+    ],
+    "Opset": [("domain", 1, BYTES, OPTIONAL, "")],
+    "Graph": [
+        ("node", 1, MESSAGE, REPEATED, "Node"),
+        ("initializer", 5, MESSAGE, REPEATED, "Tensor"),
+        ("sparse_initializer", 15, MESSAGE, REPEATED, "Sparse"),
+    ],
+    "Node": [
+        ("attribute", 5, MESSAGE, REPEATED, "Attribute"),
+        ("domain", 7, BYTES, OPTIONAL, ""),
+    ],
+    "Attribute": [
+        ("t", 5, MESSAGE, OPTIONAL, "Tensor"),
+        ("g", 6, MESSAGE, OPTIONAL, "Graph"),
+        ("tensors", 10, MESSAGE, REPEATED, "Tensor"),
+        ("graphs", 11, MESSAGE, REPEATED, "Graph"),
+        ("sparse_tensor", 22, MESSAGE, OPTIONAL, "Sparse"),
+        ("sparse_tensors", 23, MESSAGE, REPEATED, "Sparse"),
+    ],
+    "Tensor": [
+        ("external_data", 13, BYTES, REPEATED, ""),
+        ("data_location", 14, INT32, OPTIONAL, ""),
+    ],
+    "Sparse": [
+        ("values", 1, MESSAGE, OPTIONAL, "Tensor"),
+        ("indices", 2, MESSAGE, OPTIONAL, "Tensor"),
+    ],
+}
+PACKAGE = "servir.onnxcheck"
 
 
 class UnsafeModel(Exception):
     """A compiled model that must not be loaded; the message says why."""
 
 
-def _varint(data: bytes, at: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if at >= len(data) or shift > 63:
-            raise UnsafeModel("the compiled model is not a valid protobuf")
-        byte = data[at]
-        value |= (byte & 0x7F) << shift
-        at, shift = at + 1, shift + 7
-        if not byte & 0x80:
-            return value, at
+@cache
+def _model_class() -> Any:
+    """The message class of the checked subset of ModelProto, in a pool of its own."""
+    # Imported here: only a replica checking a compiled model pays for protobuf.
+    from google.protobuf import (  # type: ignore[import-untyped]  # noqa: PLC0415
+        descriptor_pb2,
+        descriptor_pool,
+        message_factory,
+    )
 
-
-def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
-    """(field number, value) of one message: varints as ints, length-delimited as bytes."""
-    found: list[tuple[int, int | bytes]] = []
-    at = 0
-    while at < len(data):
-        key, at = _varint(data, at)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, at = _varint(data, at)
-            found.append((number, value))
-        elif wire in (1, 5):
-            at += 8 if wire == 1 else 4
-        elif wire == 2:
-            size, at = _varint(data, at)
-            found.append((number, data[at : at + size]))
-            at += size
-        else:
-            raise UnsafeModel("the compiled model is not a valid protobuf")
-    if at != len(data):
-        raise UnsafeModel("the compiled model is not a valid protobuf")
-    return found
-
-
-def _messages(data: bytes, number: int) -> list[bytes]:
-    return [v for n, v in _fields(data) if n == number and isinstance(v, bytes)]
+    schema = descriptor_pb2.FileDescriptorProto(
+        name="servir_onnxcheck.proto", package=PACKAGE, syntax="proto2"
+    )
+    for message, fields in SCHEMA.items():
+        described = schema.message_type.add(name=message)
+        for name, number, kind, label, of in fields:
+            field = described.field.add(name=name, number=number, type=kind, label=label)
+            if of:
+                field.type_name = f".{PACKAGE}.{of}"
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(schema)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{PACKAGE}.Model"))
 
 
 def _check_domain(domain: bytes) -> None:
@@ -70,62 +89,54 @@ def _check_domain(domain: bytes) -> None:
         raise UnsafeModel(f"the compiled model uses operators of the custom domain {name!r}")
 
 
-def _check_tensor(tensor: bytes) -> None:
-    for number, value in _fields(tensor):
-        if number == TENSOR_EXTERNAL_DATA or (number == TENSOR_DATA_LOCATION and value == EXTERNAL):
-            raise UnsafeModel("the compiled model refers to external data files")
+def _check_tensor(tensor: Any) -> None:
+    if tensor.external_data or tensor.data_location == EXTERNAL:
+        raise UnsafeModel("the compiled model refers to external data files")
 
 
-def _check_sparse(sparse: bytes) -> None:
-    for number, value in _fields(sparse):
-        if number in (SPARSE_VALUES, SPARSE_INDICES) and isinstance(value, bytes):
-            _check_tensor(value)
+def _check_sparse(sparse: Any) -> None:
+    _check_tensor(sparse.values)
+    _check_tensor(sparse.indices)
 
 
-def _check_attribute(attribute: bytes, depth: int) -> None:
-    for number, value in _fields(attribute):
-        if not isinstance(value, bytes):
-            continue
-        if number in (ATTR_TENSOR, ATTR_TENSORS):
-            _check_tensor(value)
-        elif number in (ATTR_SPARSE, ATTR_SPARSES):
-            _check_sparse(value)
-        elif number in (ATTR_GRAPH, ATTR_GRAPHS):
-            _check_graph(value, depth + 1)
-
-
-def _check_graph(graph: bytes, depth: int) -> None:
+def _check_graph(graph: Any, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise UnsafeModel(f"the compiled model nests subgraphs deeper than {MAX_DEPTH}")
-    for number, value in _fields(graph):
-        if not isinstance(value, bytes):
-            continue
-        if number == GRAPH_INITIALIZER:
-            _check_tensor(value)
-        elif number == GRAPH_SPARSE:
-            _check_sparse(value)
-        elif number == GRAPH_NODE:
-            for field, content in _fields(value):
-                if field == NODE_DOMAIN and isinstance(content, bytes):
-                    _check_domain(content)
-                elif field == NODE_ATTRIBUTE and isinstance(content, bytes):
-                    _check_attribute(content, depth)
+    for tensor in graph.initializer:
+        _check_tensor(tensor)
+    for sparse in graph.sparse_initializer:
+        _check_sparse(sparse)
+    for node in graph.node:
+        _check_domain(node.domain)
+        for attribute in node.attribute:
+            for tensor in [attribute.t, *attribute.tensors]:
+                _check_tensor(tensor)
+            for sparse in [attribute.sparse_tensor, *attribute.sparse_tensors]:
+                _check_sparse(sparse)
+            for subgraph in [
+                *([attribute.g] if attribute.HasField("g") else []),
+                *attribute.graphs,
+            ]:
+                _check_graph(subgraph, depth + 1)
 
 
 def check_model(model: bytes) -> None:
     """Raise UnsafeModel unless `model` (a serialized ModelProto) holds only what may load."""
-    fields = _fields(model)
-    numbers = {number for number, _ in fields}
-    if MODEL_FUNCTIONS in numbers:
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    parsed = _model_class()()
+    try:
+        parsed.ParseFromString(model)
+    except DecodeError:
+        raise UnsafeModel("the compiled model is not a valid ONNX file") from None
+    except RecursionError:  # messages nested past protobuf's own limit
+        raise UnsafeModel("the compiled model nests too deeply") from None
+    if parsed.functions:
         raise UnsafeModel("the compiled model defines local functions")
-    if MODEL_TRAINING in numbers:
+    if parsed.training_info:
         raise UnsafeModel("the compiled model holds training information")
-    if MODEL_GRAPH not in numbers:
+    if not parsed.HasField("graph"):
         raise UnsafeModel("the compiled model has no graph")
-    for number, value in fields:
-        if number == MODEL_OPSET and isinstance(value, bytes):
-            for field, domain in _fields(value):
-                if field == OPSET_DOMAIN and isinstance(domain, bytes):
-                    _check_domain(domain)
-        elif number == MODEL_GRAPH and isinstance(value, bytes):
-            _check_graph(value, 0)
+    for opset in parsed.opset_import:
+        _check_domain(opset.domain)
+    _check_graph(parsed.graph, 0)
