@@ -14,6 +14,7 @@ from model_service.models.batching import BatchQueue
 from model_service.models.registry import ModelVersion
 from model_service.models.schemas import build_schemas
 from model_service.models.workers import InferencePool
+from model_service.runtimes.scikit import SklearnRuntime
 from shared_schemas.manifest import FeatureSpec, Manifest
 
 pytestmark = pytest.mark.anyio
@@ -105,8 +106,8 @@ def test_an_estimators_value_error_is_the_models_500_carrying_the_cause() -> Non
         features=[FeatureSpec(name="x", type="float")],
         sha256="0" * 64,
     )
-    model.estimator = Refusing()
     model.schemas = build_schemas(model.manifest, max_rows=1)
+    model.runtime = SklearnRuntime(Refusing(), model.schemas)
     with pytest.raises(ModelError) as failed:
         model.predict(np.array([[1.0]]), proba=False)
     assert failed.value.status == 500

@@ -19,6 +19,7 @@ from model_service.config import Settings
 from model_service.main import create_app
 from tests.conftest import INTERNAL, serve_in_process
 from tests.model_service import crafted
+from tests.model_service.test_predict import CUSTOMER
 from tests.model_service.test_repository import no_unloaded_flags, store_listing, upload
 
 pytestmark = pytest.mark.anyio
@@ -131,17 +132,17 @@ async def test_an_upload_is_loaded_once_by_the_service(
         loads.append(len(data))
         return real_loads(data, **options)
 
-    # The verifying child is another process: only the serving load counts here.
+    # The verifying child is another process: only the serving load counts here. Churn serves
+    # with scikit-learn (a model served compiled is never loaded from skops here at all).
     monkeypatch.setattr(sio, "loads", counting_loads)
-    model = (store / "iris" / "1" / "model.skops").read_bytes()
-    manifest = (store / "iris" / "1" / "manifest.json").read_text()
+    model = (store / "churn" / "1" / "model.skops").read_bytes()
+    manifest = (store / "churn" / "1" / "manifest.json").read_text()
     manifest = manifest.replace('"version": "1"', '"version": "2"')
     archive = crafted.bundle_targz({"manifest.json": manifest.encode(), "model.skops": model})
     response = await upload(service, archive)
     assert response.status_code == 201, response.text
     assert loads == [len(model)]
-    row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
     answer = await service.post(
-        "/models/iris/versions/2/predict", json={"instances": [row]}, headers=INTERNAL
+        "/models/churn/versions/2/predict", json={"instances": [CUSTOMER]}, headers=INTERNAL
     )
     assert answer.status_code == 200, answer.text

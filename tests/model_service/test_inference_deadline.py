@@ -17,6 +17,7 @@ from model_service.deps import state_of
 from model_service.main import create_app
 from model_service.models.registry import Registry
 from model_service.models.workers import InferencePool, InferenceTimedOut
+from model_service.runtimes.scikit import SklearnRuntime
 from tests.conftest import INTERNAL, serve_in_process
 from tests.model_service.hanging import RELEASE, TRIGGER, HangsOnTrigger
 from tests.model_service.test_predict import CUSTOMER, SETOSA
@@ -36,8 +37,9 @@ def release_stuck_threads() -> Iterator[None]:
 
 @pytest.fixture
 def app(model_settings: Settings) -> FastAPI:
-    """One worker thread: if a stuck worker were not replaced, nothing else could run."""
-    update = {"inference_threads": 1, "inference_timeout_seconds": 1.0}
+    """One worker thread: if a stuck worker were not replaced, nothing else could run.
+    scikit-learn serves, so that iris's estimator can be made to hang."""
+    update = {"inference_threads": 1, "inference_timeout_seconds": 1.0, "runtime": "sklearn"}
     return create_app(model_settings.model_copy(update=update))
 
 
@@ -45,8 +47,9 @@ def app(model_settings: Settings) -> FastAPI:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The running app, with iris's estimator hanging on TRIGGER."""
     async with serve_in_process(app) as client:
-        iris = _registry(app).models["iris"]["1"]
-        iris.estimator = HangsOnTrigger(iris.estimator)
+        runtime = _registry(app).models["iris"]["1"].runtime
+        assert isinstance(runtime, SklearnRuntime)
+        runtime.estimator = HangsOnTrigger(runtime.estimator)
         yield client
 
 
@@ -93,7 +96,9 @@ async def test_the_timeout_is_counted(client: httpx.AsyncClient) -> None:
 async def test_callers_waiting_behind_a_hung_batch_get_503_and_are_not_retried(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    estimator = _registry(app).models["iris"]["1"].estimator
+    runtime = _registry(app).models["iris"]["1"].runtime
+    assert isinstance(runtime, SklearnRuntime)
+    estimator = runtime.estimator
     answers = await asyncio.gather(
         predict(client, "iris", HUNG), *(predict(client, "iris", SETOSA) for _ in range(5))
     )

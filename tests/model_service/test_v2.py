@@ -51,7 +51,7 @@ async def test_metadata_describes_tensors_of_a_classifier(v2: httpx.AsyncClient)
     assert response.json() == {
         "name": "iris",
         "versions": ["1"],
-        "platform": "scikit-learn",
+        "platform": "onnxruntime",  # iris serves compiled
         "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, 4]}],
         "outputs": [
             {"name": "predict", "datatype": "BYTES", "shape": [-1]},

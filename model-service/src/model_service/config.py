@@ -1,6 +1,7 @@
 """Model-service settings (`MODEL_*`)."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -50,6 +51,19 @@ class Settings(ServiceSettings):
     # How far a number the model answers for one of the bundle's examples (a regression
     # prediction, a probability) may lie from the recorded one; labels must be equal.
     example_tolerance: float = Field(default=1e-6, ge=0, le=1e6)
+    # What serves a model: `auto` runs it compiled to ONNX (onnxruntime) where the verifying
+    # child converted it and found the same answers; `sklearn` always runs the estimator.
+    runtime: Literal["auto", "sklearn"] = "auto"
+    # How far the compiled model's numbers (probabilities, regression values) may lie from
+    # scikit-learn's on the verification rows (absolute up to 1, relative beyond); labels must
+    # be identical. float32 arithmetic differs by about 1e-7; 1e-4 leaves room for a long sum
+    # of leaves while a different branch taken in a tree shows far above it.
+    runtime_tolerance: float = Field(default=1e-4, ge=0, le=1.0)
+    # Threads onnxruntime uses within (and between) operators per predict call: one, as the
+    # inference pool runs several calls at once.
+    onnx_threads: int = Field(default=1, ge=1, le=64)
+    # The largest compiled model the child hands back (a bigger one serves with scikit-learn).
+    max_onnx_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=1024**3)
     # How often each replica rescans the store for bundles dropped in it (and, in containers,
     # MODEL_IMPORT_DIR for new ones to copy in); 0 turns the watch off (the 30 s catch-up of
     # missed repository events still finds them).

@@ -4,10 +4,11 @@ A registry per app (not the process-global one), so several apps in one test pro
 collide.
 """
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from shared_schemas.manifest import Manifest
 
@@ -47,8 +48,8 @@ class TrainingRange:
 
 
 class ModelMetrics:
-    """Requests, errors, latency, batch sizes, inference timeouts and out-of-training-range
-    inputs."""
+    """Requests, errors, latency, batch sizes, inference timeouts, out-of-training-range
+    inputs and each version's runtime."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -89,6 +90,18 @@ class ModelMetrics:
             [*labels, "feature"],
             registry=self.registry,
         )
+
+        self.runtime_info = Gauge(
+            "servir_model_runtime_info",
+            "What runs each loaded version's predictions (1 per version: sklearn or onnxruntime)",
+            [*labels, "runtime"],
+            registry=self.registry,
+        )
+
+    def forget_runtime(self, name: str, version: str, runtime: str) -> None:
+        """A version no longer served (or replaced) leaves the runtime gauge."""
+        with suppress(KeyError):
+            self.runtime_info.remove(name, version, runtime)
 
     def count_out_of_range(
         self, name: str, version: str, rows: np.ndarray, training: "TrainingRange"

@@ -4,6 +4,9 @@ vetted types, then the structural validation of what was built (validation.py).
 Pickle and joblib files run arbitrary code when loaded: they are refused unless the operator
 sets MODEL_ALLOW_PICKLE, and even then only with the manifest's sha256.
 
+skops, joblib and the validators (all of scikit-learn) are imported when a model is loaded,
+not with this module: a replica serving only compiled models never imports them.
+
 This is the in-process loader. The service loads a bundle only once a child process has
 loaded, validated and test-predicted it (verify.py), so a crash or a hang there costs the child.
 """
@@ -14,12 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
-import skops.io as sio
 from pydantic import ValidationError
 
 from model_service.config import Settings
-from model_service.models.validation import StructureError, validate_estimator
 from model_service.models.ziplimits import ZipLimitError, check_zip_directory
 from shared_schemas.manifest import Manifest
 
@@ -76,6 +76,8 @@ def _verified_bytes(folder: Path, manifest: Manifest, max_bytes: int) -> bytes:
 
 
 def _load_skops(data: bytes, manifest: Manifest, settings: Settings) -> Any:
+    import skops.io as sio  # noqa: PLC0415 - scikit-learn only where a model loads
+
     try:
         # Before skops reads anything, even its list of types.
         check_zip_directory(
@@ -117,8 +119,12 @@ def load_bundle(folder: Path, settings: Settings, *, manifest_raw: bytes | None 
     """Check and load one bundle folder (`<name>/<version>`) in this process; BundleError says
     why not. `manifest_raw` is the manifest as read by the caller (what it verified)."""
     manifest, data = check_files(folder, settings, manifest_raw)
+    if manifest.flavor != "sklearn":
+        raise BundleError(f"{manifest.flavor} models are not supported by this service yet")
     try:
         if manifest.model_file in PICKLE_FILES:
+            import joblib  # noqa: PLC0415 - only an operator allowing pickles pays for it
+
             # The operator opted in and the bytes match the manifest's sha256.
             estimator = joblib.load(io.BytesIO(data))
         else:
@@ -131,10 +137,19 @@ def load_bundle(folder: Path, settings: Settings, *, manifest_raw: bytes | None 
         ) from None
     if not hasattr(estimator, "predict"):
         raise BundleError("the loaded object has no predict method")
+    _validate(estimator, settings)
+    return Bundle(manifest=manifest, estimator=estimator, folder=folder)
+
+
+def _validate(estimator: Any, settings: Settings) -> None:
+    from model_service.models.validation import (  # noqa: PLC0415 - imports scikit-learn
+        StructureError,
+        validate_estimator,
+    )
+
     try:
         validate_estimator(estimator, unvalidated_types=settings.unvalidated_types)
     except StructureError as exc:
         raise BundleError(f"the model failed validation: {exc}") from None
     except Exception as exc:  # a crafted object may lack what a validator reads
         raise BundleError(f"the model failed validation: {type(exc).__name__}") from None
-    return Bundle(manifest=manifest, estimator=estimator, folder=folder)

@@ -97,6 +97,14 @@ def _instances(schemas: ModelSchemas, rows: list[dict[str, Any]], describe: Desc
     return schemas.to_array(instances)
 
 
+def verification_rows(manifest: Manifest, schemas: ModelSchemas) -> np.ndarray:
+    """The synthetic rows and the bundle's examples as one array (rows already known to fit
+    the contract): what the compiled runtime is compared on."""
+    rows = synthetic_rows(manifest) + [example.inputs for example in manifest.examples]
+    array: np.ndarray = _instances(schemas, rows, lambda index: f"verification row {index + 1}")
+    return array
+
+
 def _answer(bundle: Bundle, schemas: ModelSchemas, rows: np.ndarray) -> Answers:
     given = schemas.model_input(rows)
     predictions = np.asarray(bundle.estimator.predict(given)).tolist()

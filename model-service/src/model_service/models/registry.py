@@ -1,61 +1,28 @@
 """The models this replica serves: loaded bundles by name and version, and the failed ones."""
 
 import logging
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from model_service.config import Settings
-from model_service.errors import ModelError, ModelUnavailable, NotFound
+from model_service.errors import ModelUnavailable, NotFound
 from model_service.metrics import ModelMetrics, TrainingRange
 from model_service.models.batching import BatchQueue
-from model_service.models.bundles import Bundle, BundleError
+from model_service.models.bundles import BundleError
 from model_service.models.schemas import ModelSchemas, build_schemas
 from model_service.models.verify import load_verified, verify_bundles
+from model_service.models.version import ModelVersion
 from model_service.models.workers import InferencePool
 from model_service.repository.aliases import AliasTable
 from model_service.repository.arrivals import arriving
+from model_service.runtimes.choose import Chosen, choose
 from shared_schemas.inference import ModelMetadata, ModelSummary
 from shared_schemas.manifest import Manifest
 
+# ModelVersion lives in version.py; the rest of the service imports it from here.
+__all__ = ["READY", "ModelVersion", "Registry", "bundle_folders"]
 logger = logging.getLogger("servir.models")
 READY = "ready"
-
-
-@dataclass
-class ModelVersion:
-    """One loaded version: its manifest, estimator, generated schemas and batch queue."""
-
-    manifest: Manifest
-    estimator: Any
-    schemas: ModelSchemas
-    classes: list[Any] | None = None
-    # Training ranges of numeric features, for the drift counters.
-    training_range: TrainingRange | None = None
-    queue: BatchQueue = field(init=False)
-
-    @property
-    def has_proba(self) -> bool:
-        """Whether the estimator can answer probabilities."""
-        return hasattr(self.estimator, "predict_proba")
-
-    def predict(self, rows: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Run the estimator (in a worker thread, called by the batch queue).
-
-        The rows fit the model's contract (numbers finite and within float32), so whatever the
-        estimator raises is the model's failure: ModelError, carrying the cause for the log.
-        """
-        try:
-            given = self.schemas.model_input(rows)
-            predictions = np.asarray(self.estimator.predict(given))
-            proba_wanted = proba and self.has_proba
-            probabilities = self.estimator.predict_proba(given) if proba_wanted else None
-        except Exception as exc:  # anything the model raises here is the model's failure
-            raise ModelError(self.manifest.name, self.manifest.version) from exc
-        return predictions, probabilities
 
 
 def _version_key(version: str) -> int:
@@ -103,28 +70,39 @@ class Registry:
         try:
             if refused is not None:
                 raise BundleError(refused)
-            bundle = load_verified(self.settings.models_dir / name / version, self.settings)
+            verified = load_verified(self.settings.models_dir / name / version, self.settings)
+            chosen = choose(verified, self.settings, self._schemas)
         except BundleError as exc:
             self.failures[key] = str(exc)
             self._drop(name, version)
             logger.warning("model failed to load", extra={"model": key, "reason": str(exc)})
             return None
-        loaded = self._serve(bundle)
-        self.models.setdefault(name, {})[version] = loaded
+        loaded = self._serve(chosen)
+        replaced = self.models.setdefault(name, {}).get(version)
+        if replaced is not None:
+            self.metrics.forget_runtime(name, version, replaced.runtime.name)
+        self.models[name][version] = loaded
+        self.metrics.runtime_info.labels(name, version, chosen.info.name).set(1)
         self.failures.pop(key, None)
         self.generation += 1
-        logger.info("model loaded", extra={"model": key})
+        about = {"model": key, "runtime": chosen.info.name, "reason": chosen.info.reason}
+        logger.info("model loaded", extra=about)
         return loaded
 
-    def _serve(self, bundle: Bundle) -> ModelVersion:
-        manifest = bundle.manifest
-        classes = getattr(bundle.estimator, "classes_", None)
+    def _schemas(self, manifest: Manifest) -> ModelSchemas:
+        return build_schemas(manifest, max_rows=self.settings.max_rows)
+
+    def _serve(self, chosen: Chosen) -> ModelVersion:
+        manifest = chosen.manifest
         loaded = ModelVersion(
             manifest=manifest,
-            estimator=bundle.estimator,
-            schemas=build_schemas(manifest, max_rows=self.settings.max_rows),
-            classes=np.asarray(classes).tolist() if classes is not None else None,
+            runtime=chosen.runtime,
+            schemas=chosen.schemas,
+            classes=chosen.classes,
             training_range=TrainingRange.of(manifest),
+            runtime_info=chosen.info,
+            inline_safe=chosen.inline_safe,
+            predict_seconds=chosen.predict_seconds,
         )
         wait = manifest.max_wait_ms
         loaded.queue = BatchQueue(
@@ -166,8 +144,10 @@ class Registry:
 
     def _drop(self, name: str, version: str) -> None:
         versions = self.models.get(name, {})
-        if versions.pop(version, None) is not None:
+        dropped = versions.pop(version, None)
+        if dropped is not None:
             self.generation += 1
+            self.metrics.forget_runtime(name, version, dropped.runtime.name)
         if not versions:
             self.models.pop(name, None)
 
@@ -242,6 +222,7 @@ class Registry:
             classes=shown.classes,
             input_schema=shown.schemas.instance.model_json_schema(),
             max_rows=self.settings.max_rows,
+            runtime=shown.runtime_info,
         )
 
     def readiness(self) -> dict[str, str]:

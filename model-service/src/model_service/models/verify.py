@@ -9,10 +9,14 @@ hang or a memory bomb costs the child. Only then does the service load it, once.
 
 A pass is remembered in the store (`.verified/<key>`, a folder no upload or import can write),
 keyed by the manifest's sha256 (which pins the model file's sha256) and the settings that decide
-what may load (the types, the examples' tolerance), so restarts and the other replicas do not
-verify again.
+what may load (the types, the tolerances), so restarts and the other replicas do not verify
+again. It records the runtime verdict the child measured (runtimes/convert.py) and, when the
+model serves compiled, the ONNX file beside it (runtimes/verdicts.py): the service trusts no
+difference a bundle claims, only what its own child measured.
 """
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -29,13 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from model_service.config import Settings
-from model_service.models.bundles import (
-    Bundle,
-    BundleError,
-    check_files,
-    load_bundle,
-    manifest_bytes,
-)
+from model_service.models.bundles import BundleError, check_files, manifest_bytes
+from model_service.runtimes import RuntimeVerdict, verdicts
 
 logger = logging.getLogger("servir.models")
 
@@ -44,7 +43,8 @@ VERDICTS = ".verified"
 # each claim MODEL_VERIFY_MEMORY_BYTES.
 ONE_CHILD = threading.Lock()
 # Bump when the checks change, so bundles passed by older checks are verified again.
-CHECKS_VERSION = "2"  # 2: synthetic rows and the bundle's own examples
+# 2: synthetic rows and the bundle's own examples; 3: the compiled runtime's verdict.
+CHECKS_VERSION = "3"
 # One thread each for BLAS and OpenMP: less address space, and the child shares the cores.
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 CHILD_FIELDS = (
@@ -60,6 +60,8 @@ CHILD_FIELDS = (
     "verify_start_seconds",
     "verify_memory_bytes",
     "example_tolerance",
+    "runtime_tolerance",
+    "max_onnx_bytes",
 )
 
 
@@ -71,6 +73,8 @@ def verdict_key(manifest_sha256: str, settings: Settings) -> str:
         "allowed": sorted(settings.allowed_types),
         "unvalidated": sorted(settings.unvalidated_types),
         "tolerance": settings.example_tolerance,
+        "runtime_tolerance": settings.runtime_tolerance,
+        "max_onnx_bytes": settings.max_onnx_bytes,
     }
     return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()
 
@@ -80,37 +84,44 @@ def _verdict_file(manifest_raw: bytes, settings: Settings) -> Path:
     return settings.models_dir / VERDICTS / key
 
 
-def _record_pass(manifest_sha256: str, settings: Settings) -> None:
-    folder = settings.models_dir / VERDICTS
-    target = folder / verdict_key(manifest_sha256, settings)
-    work = folder / f".{target.name}.{os.getpid()}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        work.write_text("passed\n")
-        work.replace(target)  # atomic: a reader sees no verdict or a whole one
-    except OSError as exc:  # a read-only store: the bundle is verified again next time
-        logger.warning("verification pass not recorded", extra={"reason": str(exc)})
+@dataclass(frozen=True)
+class Verified:
+    """A bundle a child has verified: its manifest as verified, and the runtime verdict with
+    the compiled model when it may serve (the model file itself is not loaded yet)."""
+
+    folder: Path
+    manifest_raw: bytes
+    verdict: RuntimeVerdict
+    compiled: bytes | None
 
 
-def load_verified(folder: Path, settings: Settings) -> Bundle:
-    """Load a bundle here once a child has verified it (now, or before: the recorded pass)."""
+def load_verified(folder: Path, settings: Settings) -> Verified:
+    """A bundle's verdict once a child has verified it (now, or before: the recorded pass).
+    A compiled file that no longer matches its verdict is verified again, never served."""
     raw = manifest_bytes(folder)
-    if not _verdict_file(raw, settings).is_file():
-        reason = verify_bundles([folder], settings).get(folder)
+    target = _verdict_file(raw, settings)
+    found = verdicts.read(target) if verdicts.recorded(target) else None
+    if found is None:
+        reason = verify_bundles([folder], settings, again=True).get(folder)
         if reason is not None:
             raise BundleError(reason)
-    # The manifest as verified: its sha256 pins the model file load_bundle checks again.
-    return load_bundle(folder, settings, manifest_raw=raw)
+        found = verdicts.read(target)
+        if found is None:
+            raise BundleError("the verification pass could not be read back")
+    return Verified(folder=folder, manifest_raw=raw, verdict=found[0], compiled=found[1])
 
 
-def verify_bundles(folders: list[Path], settings: Settings) -> dict[Path, str | None]:
-    """Verify the bundles without a recorded pass; their reasons (None: passed)."""
+def verify_bundles(
+    folders: list[Path], settings: Settings, *, again: bool = False
+) -> dict[Path, str | None]:
+    """Verify the bundles without a recorded pass (`again`: every one); their reasons (None:
+    passed)."""
     results: dict[Path, str | None] = {}
     pending: dict[Path, str] = {}  # folder -> sha256 of the manifest this process read
     for folder in folders:
         try:
             raw = manifest_bytes(folder)
-            if _verdict_file(raw, settings).is_file():
+            if not again and verdicts.recorded(_verdict_file(raw, settings)):
                 results[folder] = None
                 continue
             check_files(folder, settings, raw)  # what fails here needs no child
@@ -133,16 +144,20 @@ class _Child:
     def line(self, deadline: float) -> bytes | None:
         """The child's next output line; None once it exits or the deadline passes."""
         assert self.process.stdout is not None
+        # Chunks are joined once the line ends: a line carrying a compiled model runs to
+        # megabytes, and growing one bytes object chunk by chunk would copy it each time.
+        chunks, ended = [self.buffer], b"\n" in self.buffer
         with selectors.DefaultSelector() as selector:
             selector.register(self.process.stdout, selectors.EVENT_READ)
-            while b"\n" not in self.buffer:
+            while not ended:
                 if not selector.select(max(deadline - time.monotonic(), 0)):
                     return None
-                chunk = os.read(self.process.stdout.fileno(), 65536)
+                chunk = os.read(self.process.stdout.fileno(), 1024 * 1024)
                 if not chunk:
                     return None
-                self.buffer += chunk
-        line, self.buffer = self.buffer.split(b"\n", 1)
+                chunks.append(chunk)
+                ended = b"\n" in chunk
+        line, self.buffer = b"".join(chunks).split(b"\n", 1)
         return line
 
 
@@ -186,8 +201,25 @@ def _accept(report: dict[str, Any], manifest_sha256: str, settings: Settings) ->
     if report["manifest_sha256"] != manifest_sha256:
         return "the bundle changed while it was verified"
     if reason is None:
-        _record_pass(report["manifest_sha256"], settings)
+        verdict, model = _runtime_verdict(report)
+        target = settings.models_dir / VERDICTS / verdict_key(manifest_sha256, settings)
+        verdicts.record(target, verdict, model)
     return reason
+
+
+def _runtime_verdict(report: dict[str, Any]) -> tuple[RuntimeVerdict, bytes | None]:
+    """The child's verdict, with the compiled model it names (the digest taken here)."""
+    verdict = RuntimeVerdict.from_json(report.get("runtime") or {"reason": "not compiled"})
+    try:
+        model = base64.b64decode(report.get("onnx") or "", validate=True)
+    except binascii.Error:
+        model = b""
+    if verdict.name != "onnxruntime":
+        return verdict, None
+    if hashlib.sha256(model).hexdigest() != verdict.onnx_sha256:
+        verdict.name, verdict.reason = "sklearn", "the compiled model came back damaged"
+        return verdict, None
+    return verdict, model
 
 
 def _failure(process: subprocess.Popen[bytes], settings: Settings, stage: str = "") -> str:

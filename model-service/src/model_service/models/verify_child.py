@@ -4,8 +4,11 @@ Reads the settings and the folders as JSON on stdin; limits its own address spac
 says `ready` once its imports are done, then one JSON line per folder: the sha256 of the
 manifest it read and the reason the bundle must not serve (null: it may). Each bundle is
 loaded, validated and test-predicted: synthetic rows, then its own examples (examples.py).
+A bundle that may serve is then compiled to ONNX and compared (runtimes/convert.py): the line
+carries the runtime verdict and the compiled file (base64) when it may serve.
 """
 
+import base64
 import hashlib
 import json
 import resource
@@ -14,8 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from model_service.config import Settings
-from model_service.models.bundles import BundleError, load_bundle, manifest_bytes
+from model_service.models.bundles import (
+    PICKLE_FILES,
+    Bundle,
+    BundleError,
+    load_bundle,
+    manifest_bytes,
+)
 from model_service.models.examples import check_predictions
+from model_service.models.validation import StructureError, validate_estimator
+from model_service.runtimes import RuntimeVerdict
+from model_service.runtimes.convert import compile_bundle
 
 # A refusal's reason is shown to the uploader and in /readyz: long enough for two values.
 REASON_CHARS = 500
@@ -39,7 +51,34 @@ def _verify_one(folder: Path, settings: Settings) -> dict[str, Any]:
     except Exception as exc:  # whatever else fails there, the bundle does not serve
         report["reason"] = f"the test predictions failed: {type(exc).__name__}: {exc}"
         report["reason"] = report["reason"][:REASON_CHARS]
+    if report["reason"] is None:
+        _compile(bundle, settings, report)
     return report
+
+
+def _validated(bundle: Bundle, settings: Settings) -> bool:
+    """Whether every object in the model was checked (none merely vouched for by
+    MODEL_UNVALIDATED_TYPES, and no pickle): the lead's condition for predicting inline."""
+    if bundle.manifest.model_file in PICKLE_FILES:
+        return False
+    if not settings.unvalidated_types:
+        return True
+    try:
+        validate_estimator(bundle.estimator, unvalidated_types=[])
+    except StructureError:
+        return False
+    return True
+
+
+def _compile(bundle: Bundle, settings: Settings, report: dict[str, Any]) -> None:
+    validated = _validated(bundle, settings)
+    try:
+        verdict, model = compile_bundle(bundle, settings, validated=validated)
+    except Exception as exc:  # the bundle passed: it serves with scikit-learn whatever fails
+        reason = f"compiling failed: {type(exc).__name__}: {exc}"[:REASON_CHARS]
+        verdict, model = RuntimeVerdict(reason=reason, validated=validated), None
+    report["runtime"] = verdict.to_json()
+    report["onnx"] = base64.b64encode(model).decode() if model is not None else None
 
 
 def _limit_cpu(seconds: int) -> None:

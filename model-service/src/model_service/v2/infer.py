@@ -53,7 +53,7 @@ def model_metadata(model: ModelVersion, versions: list[str]) -> V2ModelMetadata:
     return V2ModelMetadata(
         name=model.manifest.name,
         versions=versions,
-        platform=PLATFORM,
+        platform=model.runtime.platform,
         inputs=[tensor],
         outputs=outputs,
     )

@@ -1,0 +1,59 @@
+"""Serving with onnxruntime: the model as the verifying child compiled it to ONNX.
+
+One float32 input `[rows, features]` in manifest order; outputs as skl2onnx writes them with
+ZipMap off: the labels, then (classifiers) the probabilities as a plain tensor, or
+(regressors) the values as `[rows, 1]`. onnxruntime is imported here only, so a replica
+serving no compiled model never pays for it.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from shared_schemas.inference import RuntimeName
+
+
+def session(model: bytes, threads: int) -> Any:
+    """An inference session on the CPU, `threads` for each operator and between them."""
+    # Imported here: only replicas serving a compiled model pay for onnxruntime.
+    import onnxruntime as ort  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: its warnings are about graph rewrites
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class OnnxRuntime:
+    """The compiled model in an onnxruntime session."""
+
+    name: RuntimeName = "onnxruntime"
+    platform = "onnxruntime"
+
+    def __init__(self, model: bytes, *, threads: int, has_proba: bool) -> None:
+        self.session = session(model, threads)
+        self.input = self.session.get_inputs()[0].name
+        outputs = [output.name for output in self.session.get_outputs()]
+        self.has_proba = has_proba
+        # The probabilities are asked for only when they are wanted: a forest's labels alone
+        # are cheaper.
+        self.labels = outputs[:1]
+        self.both = outputs[:2] if has_proba else outputs[:1]
+
+    def predict(self, given: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The labels or values, and the probabilities when asked and the model has them."""
+        feed = {self.input: np.ascontiguousarray(given, dtype=np.float32)}
+        wanted = proba and self.has_proba
+        answered = self.session.run(self.both if wanted else self.labels, feed)
+        predictions = np.asarray(answered[0])
+        if predictions.ndim == 2 and predictions.shape[1] == 1:  # a regressor's [rows, 1]
+            predictions = predictions[:, 0]
+        if predictions.dtype == np.float32:  # as scikit-learn answers: float64
+            predictions = predictions.astype(np.float64)
+        if not wanted:
+            return predictions, None
+        # Computed in float32: summed again in float64, each row adds up to 1 as scikit-learn's.
+        probabilities = np.asarray(answered[1], dtype=np.float64)
+        return predictions, probabilities / probabilities.sum(axis=1, keepdims=True)
