@@ -39,11 +39,14 @@ def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> R
             redis,
             script=ScriptClient(url, SCRIPT, timeout=timeout) if supports(url) else None,
             max_local_keys=settings.rate_limit_max_local_keys,
+            sync_seconds=settings.rate_limit_sync_ms / 1000,
             on_fallback=metrics.set_fallback,
         )
+    # Only the default policy may be counted in process between reports to Redis.
+    local = settings.rate_limit_local_percent if settings.rate_limit_sync_ms else 0.0
     return RouteLimits(
         limiter,
-        default=Policy.parse("default", settings.rate_limit_default),
+        default=Policy.parse("default", settings.rate_limit_default, local_percent=local),
         token=Policy.parse("token", settings.rate_limit_token),
         public=Policy.parse("public", settings.rate_limit_public),
     )

@@ -1,9 +1,11 @@
-"""Rate limits: fixed windows counted in Redis by one Lua script, one round trip per request.
+"""Rate limits: fixed windows counted in Redis by one Lua script.
 
 A window opens with a principal's (or client IP's) first request and lasts the policy's
-`w` seconds; the first `q` requests in it pass. While Redis is unreachable the gateway counts
-in process instead (fail open, per gateway), and a background probe returns to Redis within
-a second of its recovery.
+`w` seconds; the first `q` requests in it pass. Exact policies (token, public, auth-failures)
+cost one round trip per request. The `default` policy, when `GATEWAY_RATE_LIMIT_SYNC_MS` is
+not 0, is counted in process and reconciled every sync interval (synced.py states the bound).
+While Redis is unreachable the gateway counts in process instead (fail open, per gateway), and
+a background probe returns to Redis within a second of its recovery.
 """
 
 import asyncio
@@ -17,6 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.limits.synced import SyncedCounts
 from gateway.limits.windows import LocalWindows
 from gateway.routing.lookup import TABLE
 from gateway.transport.redis_script import ScriptClient
@@ -25,13 +28,14 @@ logger = logging.getLogger("servir.gateway.ratelimit")
 
 KEY_PREFIX = "servir:ratelimit:"
 PROBE_SECONDS = 1.0
-# INCR, and set the expiry when the window opens (or was lost); reply the count and the
-# milliseconds left in the window. Counters are kept out of the append-only file: Redis runs
-# with `appendfsync always` for identities, and an fsync per request would cost milliseconds.
+# INCRBY (1, or a replica's admissions since its last report), and set the expiry when the
+# window opens (or was lost); reply the count and the milliseconds left in the window.
+# Counters are kept out of the append-only file: Redis runs with `appendfsync always` for
+# identities, and an fsync per request would cost milliseconds.
 # A restarted Redis starts every window afresh.
 SCRIPT = """
 redis.set_repl(redis.REPL_NONE)
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2] or 1)
 local left = redis.call('PTTL', KEYS[1])
 if left < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -49,12 +53,17 @@ class Policy:
     name: str
     quota: int
     window: int
+    # Admissions one replica may make before Redis has counted them (0: every one counted in
+    # Redis first, exact); see synced.py.
+    batch: int = 0
 
     @classmethod
-    def parse(cls, name: str, text: str) -> "Policy":
-        """`<count>/<seconds>`, e.g. `6000/60`."""
+    def parse(cls, name: str, text: str, *, local_percent: float = 0.0) -> "Policy":
+        """`<count>/<seconds>`, e.g. `6000/60`; `local_percent` of the quota may be admitted
+        by a replica before Redis counts it (rounded down: under one request, exact)."""
         count, _, seconds = text.partition("/")
-        policy = cls(name, int(count), int(seconds))
+        batch = int(int(count) * local_percent / 100)
+        policy = cls(name, int(count), int(seconds), max(0, batch))
         if policy.quota < 1 or policy.window < 1:
             raise ValueError(f"rate limit {text!r}: count and seconds must be positive")
         return policy
@@ -102,6 +111,7 @@ class RateLimiter:
         *,
         script: ScriptClient | None = None,
         max_local_keys: int = 100_000,
+        sync_seconds: float = 0.1,
         on_fallback: Callable[[bool], None] | None = None,
     ) -> None:
         self.redis = redis
@@ -109,6 +119,10 @@ class RateLimiter:
         self.client = script
         self.script = script.run if script is not None else _redis_py(redis)
         self.local = LocalWindows(max_keys=max_local_keys)
+        # Policies with a batch (the default one) are counted here between reports to Redis.
+        self.synced = SyncedCounts(
+            self.script, interval=sync_seconds, max_keys=max_local_keys, on_error=self._fall_back
+        )
         self.on_fallback = on_fallback
         self._probe: asyncio.Task[None] | None = None
 
@@ -122,8 +136,16 @@ class RateLimiter:
         if self._probe is None:
             # The window length is part of the key: a changed policy starts afresh.
             key = f"{KEY_PREFIX}{policy.name}:{policy.window}:{identity}"
+            window_ms = policy.window * 1000
+            if policy.batch:
+                counted = self.synced.admit(key, policy.quota, policy.batch, window_ms)
+                if counted is not None:
+                    return decide(policy, *counted)
             try:
-                count, left = await self.script([key], [policy.window * 1000])
+                if policy.batch:
+                    count, left = await self.synced.exact(key, window_ms)
+                else:
+                    count, left = await self.script([key], [window_ms, 1])
             except (RedisError, OSError, TimeoutError) as exc:
                 self._fall_back(exc)
             else:
@@ -140,6 +162,7 @@ class RateLimiter:
             "Redis unreachable (%s): rate limits counted in process until it is back",
             type(exc).__name__,
         )
+        self.synced.clear()
         self._probe = asyncio.get_running_loop().create_task(self._wait_for_redis())
         if self.on_fallback is not None:
             self.on_fallback(True)
@@ -160,6 +183,7 @@ class RateLimiter:
 
     async def aclose(self) -> None:
         """Stop the probe, if one runs, and close the script's connection."""
+        await self.synced.aclose()
         probe, self._probe = self._probe, None
         if probe is not None:
             probe.cancel()
