@@ -11,7 +11,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from gateway.limits.ratelimit import SCRIPT
+from gateway.limits.synced import SyncedCounts
 from gateway.main import create_app
+from gateway.transport.redis_script import ScriptClient
 from tests.conftest import serve_in_process
 from tests.gateway.fake_auth import FakeAuth, Stack, bearer, gateway_settings, running_stack
 from tests.gateway.test_rate_limits import remaining, reset
@@ -131,3 +134,37 @@ async def test_redis_lost_mid_window_counts_in_process(tmp_path: Path) -> None:
     # As documented: each gateway counts in process, in a window of its own, while Redis is away.
     assert [a.status_code for a in after] == [200] * 20 + [429]
     assert ready.json()["checks"]["redis"].endswith("rate limits counted in process")
+
+
+async def test_a_new_window_starts_afresh_on_the_local_path(flushed: str) -> None:
+    fake = FakeAuth()
+    headers = bearer(fake.signer.token(sub="ada"))
+    limits = {"rate_limit_default": "20/1", "rate_limit_local_percent": 50}
+    async with running_stack(fake, redis_url=flushed, rate_limit_sync_ms=SYNC_MS, **limits) as one:
+        first = [await one.client.get("/v2", headers=headers) for _ in range(21)]
+        await asyncio.sleep(1.1)
+        second = [await one.client.get("/v2", headers=headers) for _ in range(21)]
+    for window in (first, second):
+        assert [a.status_code for a in window] == [200] * 20 + [429]
+        assert [remaining(a) for a in window] == [*range(19, -1, -1), 0]
+
+
+async def test_dropped_tallies_are_still_reported(flushed: str) -> None:
+    client = ScriptClient(flushed, SCRIPT, timeout=2.0)
+    counts = SyncedCounts(client.run, interval=SYNC_MS / 1000, max_keys=1, on_error=print)
+    keys = [f"servir:ratelimit:default:60:drop-{n}" for n in range(3)]
+    admitted = 0
+    try:
+        for key in keys:
+            await counts.exact(key, 60_000)
+            admitted += 1
+        for _ in range(5):  # only the last key is still tallied here; the others go to Redis
+            for key in keys:
+                if counts.admit(key, quota=100, batch=10) is None:
+                    await counts.exact(key, 60_000)
+                admitted += 1
+        await asyncio.sleep(SYNC_MS * 4 / 1000)
+    finally:
+        await counts.aclose()
+        await client.aclose()
+    assert await counted_in_redis(flushed, "default") == admitted

@@ -138,7 +138,7 @@ class RateLimiter:
             key = f"{KEY_PREFIX}{policy.name}:{policy.window}:{identity}"
             window_ms = policy.window * 1000
             if policy.batch:
-                counted = self.synced.admit(key, policy.quota, policy.batch, window_ms)
+                counted = self.synced.admit(key, policy.quota, policy.batch)
                 if counted is not None:
                     return decide(policy, *counted)
             try:

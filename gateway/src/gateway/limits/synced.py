@@ -32,6 +32,7 @@ class Tally:
 
     seen: int  # Redis's count at its latest reply in this window
     ends: float  # monotonic time the window ends, no earlier than in Redis
+    window_ms: int  # the policy's window
     pending: int = 0  # admitted here, not yet sent to Redis
     sending: int = 0  # sent, the reply not back yet
 
@@ -61,12 +62,12 @@ class SyncedCounts:
         self.max_keys = max_keys
         self.on_error = on_error
         self.tallies: dict[str, Tally] = {}
-        self.dirty: dict[str, int] = {}  # key with pending admissions -> its window in ms
+        self.dirty: set[str] = set()  # keys with pending admissions
         self.orphans: dict[str, tuple[int, int]] = {}  # dropped key -> (pending, window ms)
         self._flush: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
 
-    def admit(self, key: str, quota: int, batch: int, window_ms: int) -> Counted | None:
+    def admit(self, key: str, quota: int, batch: int) -> Counted | None:
         """(count, ms left) for one request decided here, uncounted when over the quota; None
         when it must go to Redis (no window known, the window over, or `batch` unreported)."""
         tally = self.tallies.get(key)
@@ -76,20 +77,29 @@ class SyncedCounts:
         count = tally.seen + tally.unreported + 1
         if count <= quota:
             tally.pending += 1
-            self.dirty[key] = window_ms
+            self.dirty.add(key)
             if self._timer is None and self._flush is None:
-                loop = asyncio.get_running_loop()
-                self._timer = loop.call_later(self.interval, self._start_flush)
+                self._schedule()
         return count, (tally.ends - now) * 1000
+
+    def _schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.interval, self._start_flush)
 
     async def exact(self, key: str, window_ms: int) -> Counted:
         """Count one request in Redis, sending this key's unreported ones along."""
         return await self._send(key, window_ms, 1)
 
+    def _tallied(self, keys: set[str]) -> list[tuple[str, Tally]]:
+        """The keys still tallied, with their tallies (a dropped one went to `orphans`)."""
+        return [(key, self.tallies[key]) for key in keys if key in self.tallies]
+
     async def _send(self, key: str, window_ms: int, own: int) -> Counted:
         """INCRBY the key's pending admissions (plus `own`); record Redis's reply."""
         tally = self.tallies.get(key)
         sent = tally.pending if tally is not None else 0
+        if sent + own == 0:
+            return 0, 0.0  # reported already (by a request that went to Redis)
         if tally is not None:
             tally.pending, tally.sending = 0, tally.sending + sent
         try:
@@ -106,7 +116,7 @@ class SyncedCounts:
         ends = now + left_ms / 1000
         tally = self.tallies.get(key)
         if tally is None:
-            self._keep(key, Tally(count, ends))
+            self._keep(key, Tally(count, ends, window_ms))
         elif tally.ends <= now or ends > tally.ends + window_ms / 2000:
             # A new window (in Redis or here); what is unreported will go into Redis's new one.
             tally.seen, tally.ends = count, ends
@@ -121,7 +131,9 @@ class SyncedCounts:
             old = self.tallies.pop(old_key)
             if old.pending:
                 unreported, _ = self.orphans.get(old_key, (0, 0))
-                self.orphans[old_key] = (unreported + old.pending, self.dirty.get(old_key, 0))
+                self.orphans[old_key] = (unreported + old.pending, old.window_ms)
+                if self._timer is None and self._flush is None:
+                    self._schedule()
 
     def _start_flush(self) -> None:
         self._timer = None
@@ -129,20 +141,19 @@ class SyncedCounts:
 
     async def _flush_all(self) -> None:
         """Send every key's unreported count (one pipelined write) and record the replies."""
-        dirty, self.dirty = self.dirty, {}
+        dirty, self.dirty = self.dirty, set()
         orphans, self.orphans = self.orphans, {}
         try:
             await asyncio.gather(
-                *(self._send(key, window_ms, 0) for key, window_ms in dirty.items()),
-                *(self.run([key], [ms, n]) for key, (n, ms) in orphans.items() if ms),
+                *(self._send(key, tally.window_ms, 0) for key, tally in self._tallied(dirty)),
+                *(self.run([key], [ms, n]) for key, (n, ms) in orphans.items()),
             )
         except Exception as exc:
             self.on_error(exc)
         finally:
             self._flush = None
-            if self.dirty and self._timer is None:
-                loop = asyncio.get_running_loop()
-                self._timer = loop.call_later(self.interval, self._start_flush)
+            if (self.dirty or self.orphans) and self._timer is None:
+                self._schedule()
 
     def clear(self) -> None:
         """Forget every tally (Redis is away: the in-process fallback counts instead)."""
