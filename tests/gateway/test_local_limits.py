@@ -22,6 +22,10 @@ from tests.gateway.test_redis_script import RedisServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 SYNC_MS = 50
+# The promise holds while Redis answers; on a loaded machine a reply can take longer than the
+# default timeout (0.3 s), and the gateway would then count in process (fail open).
+PATIENT = {"redis_timeout_seconds": 5.0}
+FELL_BACK = "Redis unreachable"
 
 
 @asynccontextmanager
@@ -29,9 +33,9 @@ async def two_gateways(
     fake: FakeAuth, redis_url: str, **extra: Any
 ) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
     """A gateway (with its fake upstreams) and a second one on the same upstreams and Redis."""
-    async with running_stack(fake, redis_url=redis_url, **extra) as stack:
+    async with running_stack(fake, redis_url=redis_url, **PATIENT, **extra) as stack:
         settings = gateway_settings(
-            auth=stack.auth.url, model=stack.model.url, redis_url=redis_url, **extra
+            auth=stack.auth.url, model=stack.model.url, redis_url=redis_url, **PATIENT, **extra
         )
         async with serve_in_process(create_app(settings)) as second:
             yield stack, second
@@ -56,7 +60,9 @@ async def counted_in_redis(redis_url: str, policy: str) -> int:
         return sum(int(value or 0) for value in values)
 
 
-async def test_two_replicas_admit_at_most_the_documented_bound(flushed: str) -> None:
+async def test_two_replicas_admit_at_most_the_documented_bound(
+    flushed: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     # quota 100, 10% may be admitted before Redis counts it: batch 10; R = 2 -> at most 110.
     fake = FakeAuth()
     request = {"method": "GET", "url": "/v2", "headers": bearer(fake.signer.token(sub="ada"))}
@@ -67,22 +73,28 @@ async def test_two_replicas_admit_at_most_the_documented_bound(flushed: str) -> 
         forwarded = len(stack.model.requests)
         counted = await counted_in_redis(flushed, "default")
     admitted = statuses.count(200)
+    assert FELL_BACK not in capfd.readouterr().out  # the bound is for a reachable Redis
     assert set(statuses) == {200, 429}
     assert 100 <= admitted <= 100 + (2 - 1) * 10
     assert forwarded == admitted  # a refused request never reaches the model-service
     assert counted >= admitted  # every admission was reported to Redis
 
 
-async def test_sync_off_is_exact_across_replicas(flushed: str) -> None:
+async def test_sync_off_is_exact_across_replicas(
+    flushed: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     fake = FakeAuth()
     request = {"method": "GET", "url": "/v2", "headers": bearer(fake.signer.token(sub="ada"))}
     limits = {"rate_limit_default": "100/60", "rate_limit_local_percent": 10}
     async with two_gateways(fake, flushed, rate_limit_sync_ms=0, **limits) as (stack, two):
         statuses = await burst([stack.client, two], 160, **request)
+    assert FELL_BACK not in capfd.readouterr().out
     assert statuses.count(200) == 100
 
 
-async def test_token_and_failed_authentication_limits_stay_exact(flushed: str) -> None:
+async def test_token_and_failed_authentication_limits_stay_exact(
+    flushed: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     fake = FakeAuth()
     form = {"grant_type": "password", "username": "u", "password": "p"}
     limits = {"rate_limit_token": "40/60", "rate_limit_auth_failures": "40/60"}
@@ -91,6 +103,7 @@ async def test_token_and_failed_authentication_limits_stay_exact(flushed: str) -
         tokens = await burst([stack.client, two], 64, method="POST", url="/auth/token", data=form)
         junk = {"method": "GET", "url": "/models", "headers": bearer("not-a-token")}
         failures = await burst([stack.client, two], 64, **junk)
+    assert FELL_BACK not in capfd.readouterr().out
     assert tokens.count(200) == 40
     assert failures.count(401) == 40
     assert set(failures) == {401, 429}
@@ -113,7 +126,9 @@ async def test_headers_count_down_on_the_local_path(flushed: str) -> None:
     assert counted == 20  # one replica: its count is exact, and Redis has every admission
 
 
-async def test_redis_lost_mid_window_counts_in_process(tmp_path: Path) -> None:
+async def test_redis_lost_mid_window_counts_in_process(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     server = RedisServer(tmp_path / "redis")
     server.start()
     fake = FakeAuth()
@@ -131,6 +146,7 @@ async def test_redis_lost_mid_window_counts_in_process(tmp_path: Path) -> None:
     finally:
         server.kill()
     assert [a.status_code for a in before] == [200] * 5
+    assert FELL_BACK in capfd.readouterr().out
     # As documented: each gateway counts in process, in a window of its own, while Redis is away.
     assert [a.status_code for a in after] == [200] * 20 + [429]
     assert ready.json()["checks"]["redis"].endswith("rate limits counted in process")
