@@ -74,6 +74,11 @@ class Settings(ServiceSettings):
     rate_limit_public: str = Field(default="60/60", pattern=RATE)
     rate_limit_auth_failures: str = Field(default="60/60", pattern=RATE)
     rate_limit_max_local_keys: int = Field(default=100_000, ge=100, le=10_000_000)
+    # The default policy only: each replica counts in process and reports to Redis every
+    # SYNC_MS, admitting at most LOCAL_PERCENT of the quota before Redis has counted it; with R
+    # replicas at most (R - 1) x that many beyond the quota per window. 0 ms: exact everywhere.
+    rate_limit_sync_ms: int = Field(default=100, ge=0, le=10_000)
+    rate_limit_local_percent: float = Field(default=1.0, gt=0, le=100)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Browsers may call from these origins (CORS); none by default.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -21,6 +21,7 @@ from gateway.routing.lookup import TABLE
 from gateway.routing.routes import router
 from gateway.routing.table import STANDARD, UPLOAD
 from gateway.state import GatewayState
+from gateway.transport.one_write import one_write
 from gateway.transport.redis_script import ScriptClient, supports
 from gateway.upstreams.proxy import Proxy
 from gateway.upstreams.upstream_set import running_upstreams
@@ -39,11 +40,14 @@ def route_limits(settings: Settings, redis: Redis, metrics: GatewayMetrics) -> R
             redis,
             script=ScriptClient(url, SCRIPT, timeout=timeout) if supports(url) else None,
             max_local_keys=settings.rate_limit_max_local_keys,
+            sync_seconds=settings.rate_limit_sync_ms / 1000,
             on_fallback=metrics.set_fallback,
         )
+    # Only the default policy may be counted in process between reports to Redis.
+    local = settings.rate_limit_local_percent if settings.rate_limit_sync_ms else 0.0
     return RouteLimits(
         limiter,
-        default=Policy.parse("default", settings.rate_limit_default),
+        default=Policy.parse("default", settings.rate_limit_default, local_percent=local),
         token=Policy.parse("token", settings.rate_limit_token),
         public=Policy.parse("public", settings.rate_limit_public),
     )
@@ -62,7 +66,8 @@ def failed_auth_limit(
 
 
 def connection_protocol(settings: Settings) -> type[GuardedProtocol]:
-    """uvicorn's protocol bounding heads, bodies, connections per IP, and lingering."""
+    """uvicorn's protocol bounding heads, bodies, connections per IP, and lingering; each answer
+    in one write."""
     limits = ConnectionLimits(
         head_seconds=settings.head_timeout_seconds,
         body_seconds=STANDARD.body_deadline(settings),
@@ -74,9 +79,10 @@ def connection_protocol(settings: Settings) -> type[GuardedProtocol]:
         linger_idle_seconds=settings.linger_idle_seconds,
         linger_max_bytes=settings.linger_max_bytes,
     )
-    return guarded_protocol(
+    guarded = guarded_protocol(
         max_header_bytes=settings.max_header_bytes, max_headers=settings.max_headers, limits=limits
     )
+    return one_write(guarded)
 
 
 def gateway_lifespan(settings: Settings, metrics: GatewayMetrics) -> Lifespan:

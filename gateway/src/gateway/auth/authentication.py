@@ -104,8 +104,12 @@ def presented_credential(headers: Headers) -> Credential:
 
     An Authorization header of another scheme (Swagger UI's Basic) is no credential here.
     """
-    authorizations = [value for key, value in headers if key == AUTHORIZATION]
-    api_keys = [value for key, value in headers if key == API_KEY]
+    authorizations, api_keys = [], []
+    for key, value in headers:  # one pass: this runs on every authenticated request
+        if key == AUTHORIZATION:
+            authorizations.append(value)
+        elif key == API_KEY:
+            api_keys.append(value)
     bearers = [value for value in authorizations if _scheme(value) == BEARER]
     if len(authorizations) > 1 or len(api_keys) > 1 or (bearers and api_keys):
         detail = "Send one credential: a bearer token or an API key."

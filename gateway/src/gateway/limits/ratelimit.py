@@ -1,9 +1,11 @@
-"""Rate limits: fixed windows counted in Redis by one Lua script, one round trip per request.
+"""Rate limits: fixed windows counted in Redis by one Lua script.
 
 A window opens with a principal's (or client IP's) first request and lasts the policy's
-`w` seconds; the first `q` requests in it pass. While Redis is unreachable the gateway counts
-in process instead (fail open, per gateway), and a background probe returns to Redis within
-a second of its recovery.
+`w` seconds; the first `q` requests in it pass. Exact policies (token, public, auth-failures)
+cost one round trip per request. The `default` policy, when `GATEWAY_RATE_LIMIT_SYNC_MS` is
+not 0, is counted in process and reconciled every sync interval (synced.py states the bound).
+While Redis is unreachable the gateway counts in process instead (fail open, per gateway), and
+a background probe returns to Redis within a second of its recovery.
 """
 
 import asyncio
@@ -12,11 +14,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.limits.synced import SyncedCounts
 from gateway.limits.windows import LocalWindows
 from gateway.routing.lookup import TABLE
 from gateway.transport.redis_script import ScriptClient
@@ -25,13 +29,14 @@ logger = logging.getLogger("servir.gateway.ratelimit")
 
 KEY_PREFIX = "servir:ratelimit:"
 PROBE_SECONDS = 1.0
-# INCR, and set the expiry when the window opens (or was lost); reply the count and the
-# milliseconds left in the window. Counters are kept out of the append-only file: Redis runs
-# with `appendfsync always` for identities, and an fsync per request would cost milliseconds.
+# INCRBY (1, or a replica's admissions since its last report), and set the expiry when the
+# window opens (or was lost); reply the count and the milliseconds left in the window.
+# Counters are kept out of the append-only file: Redis runs with `appendfsync always` for
+# identities, and an fsync per request would cost milliseconds.
 # A restarted Redis starts every window afresh.
 SCRIPT = """
 redis.set_repl(redis.REPL_NONE)
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2] or 1)
 local left = redis.call('PTTL', KEYS[1])
 if left < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -42,6 +47,11 @@ return {count, left}
 Headers = list[tuple[bytes, bytes]]
 
 
+@lru_cache(maxsize=64)  # a few policies, asked on every limited answer
+def _policy_header(name: str, quota: int, window: int) -> bytes:
+    return f'"{name}";q={quota};w={window}'.encode()
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """`quota` requests per `window` seconds, under a name the headers carry."""
@@ -49,12 +59,17 @@ class Policy:
     name: str
     quota: int
     window: int
+    # Admissions one replica may make before Redis has counted them (0: every one counted in
+    # Redis first, exact); see synced.py.
+    batch: int = 0
 
     @classmethod
-    def parse(cls, name: str, text: str) -> "Policy":
-        """`<count>/<seconds>`, e.g. `6000/60`."""
+    def parse(cls, name: str, text: str, *, local_percent: float = 0.0) -> "Policy":
+        """`<count>/<seconds>`, e.g. `6000/60`; `local_percent` of the quota may be admitted
+        by a replica before Redis counts it (rounded down: under one request, exact)."""
         count, _, seconds = text.partition("/")
-        policy = cls(name, int(count), int(seconds))
+        batch = int(int(count) * local_percent / 100)
+        policy = cls(name, int(count), int(seconds), max(0, batch))
         if policy.quota < 1 or policy.window < 1:
             raise ValueError(f"rate limit {text!r}: count and seconds must be positive")
         return policy
@@ -62,10 +77,10 @@ class Policy:
     @property
     def header(self) -> bytes:
         """The `RateLimit-Policy` value (draft-ietf-httpapi-ratelimit-headers)."""
-        return f'"{self.name}";q={self.quota};w={self.window}'.encode()
+        return _policy_header(self.name, self.quota, self.window)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built per request, and a frozen __init__ costs 3x
 class Decision:
     """One request counted against one policy."""
 
@@ -102,6 +117,7 @@ class RateLimiter:
         *,
         script: ScriptClient | None = None,
         max_local_keys: int = 100_000,
+        sync_seconds: float = 0.1,
         on_fallback: Callable[[bool], None] | None = None,
     ) -> None:
         self.redis = redis
@@ -109,6 +125,10 @@ class RateLimiter:
         self.client = script
         self.script = script.run if script is not None else _redis_py(redis)
         self.local = LocalWindows(max_keys=max_local_keys)
+        # Policies with a batch (the default one) are counted here between reports to Redis.
+        self.synced = SyncedCounts(
+            self.script, interval=sync_seconds, max_keys=max_local_keys, on_error=self._fall_back
+        )
         self.on_fallback = on_fallback
         self._probe: asyncio.Task[None] | None = None
 
@@ -122,8 +142,16 @@ class RateLimiter:
         if self._probe is None:
             # The window length is part of the key: a changed policy starts afresh.
             key = f"{KEY_PREFIX}{policy.name}:{policy.window}:{identity}"
+            window_ms = policy.window * 1000
+            if policy.batch:
+                counted = self.synced.admit(key, policy.quota, policy.batch)
+                if counted is not None:
+                    return decide(policy, *counted)
             try:
-                count, left = await self.script([key], [policy.window * 1000])
+                if policy.batch:
+                    count, left = await self.synced.exact(key, window_ms)
+                else:
+                    count, left = await self.script([key], [window_ms, 1])
             except (RedisError, OSError, TimeoutError) as exc:
                 self._fall_back(exc)
             else:
@@ -140,6 +168,7 @@ class RateLimiter:
             "Redis unreachable (%s): rate limits counted in process until it is back",
             type(exc).__name__,
         )
+        self.synced.clear()
         self._probe = asyncio.get_running_loop().create_task(self._wait_for_redis())
         if self.on_fallback is not None:
             self.on_fallback(True)
@@ -160,6 +189,7 @@ class RateLimiter:
 
     async def aclose(self) -> None:
         """Stop the probe, if one runs, and close the script's connection."""
+        await self.synced.aclose()
         probe, self._probe = self._probe, None
         if probe is not None:
             probe.cancel()

@@ -40,6 +40,7 @@ SCOPES = b"x-servir-scopes"
 CLIENT_IP = b"x-servir-client-ip"
 # The caller's credentials stop at the gateway: services learn who it is from X-Servir-*.
 CREDENTIALS = frozenset({b"authorization", b"x-api-key"})
+_HOP_BY_HOP_AND_CREDENTIALS = HOP_BY_HOP | CREDENTIALS
 # The gateway sets its own Date and X-Request-ID; bodies pass as they came (encoding too).
 _DROPPED_REPLY = HOP_BY_HOP | {REQUEST_ID, b"date", b"server"}
 
@@ -71,9 +72,9 @@ def upstream_headers(
     With a `principal` (an authenticated route) its identity replaces the caller's credentials;
     without one (a public route) the headers pass as they came.
     """
-    dropped = HOP_BY_HOP | _connection_tokens(incoming)
-    if principal is not None:
-        dropped |= CREDENTIALS
+    dropped = HOP_BY_HOP if principal is None else _HOP_BY_HOP_AND_CREDENTIALS
+    if any(key == b"connection" for key, _ in incoming):
+        dropped = dropped | _connection_tokens(incoming)
     kept = [
         (key, value)
         for key, value in incoming
@@ -95,7 +96,8 @@ def forward_target(*, path: str, raw_path: bytes | None, query: bytes) -> str:
     Dot segments are refused: a client must not walk from `/auth/..` to a route the
     gateway never forwards, such as `/internal/*`.
     """
-    if any(segment in {".", ".."} for segment in path.split("/")):
+    # A dot segment follows a slash: most paths need no split.
+    if "/." in path and any(segment in {".", ".."} for segment in path.split("/")):
         raise BadPath(f"No resource at {path}.")
     try:
         target = (raw_path or path.encode()).decode("ascii")
