@@ -1,6 +1,7 @@
 """Small XGBoost and LightGBM models trained for the flavor tests, their files, and manifests."""
 
 import hashlib
+from functools import cache
 from typing import Any
 
 import lightgbm
@@ -29,6 +30,7 @@ def fresh_rows(rows: np.ndarray, count: int = 500, seed: int = 7) -> np.ndarray:
     return np.random.default_rng(seed).uniform(low, high, size=(count, rows.shape[1]))
 
 
+@cache  # trained once per test session: the tests only read them
 def xgb_classifier(binary: bool = False) -> xgboost.XGBClassifier:
     rows, target = iris()
     if binary:
@@ -36,11 +38,13 @@ def xgb_classifier(binary: bool = False) -> xgboost.XGBClassifier:
     return xgboost.XGBClassifier(n_estimators=12, max_depth=3).fit(rows, target)
 
 
+@cache  # trained once per test session: the tests only read them
 def xgb_regressor() -> xgboost.XGBRegressor:
     rows, target = diabetes()
     return xgboost.XGBRegressor(n_estimators=12, max_depth=3).fit(rows, target)
 
 
+@cache  # trained once per test session: the tests only read them
 def lgb_classifier(binary: bool = False) -> lightgbm.LGBMClassifier:
     rows, target = iris()
     labels = np.array(IRIS_CLASSES)[target]
@@ -50,6 +54,7 @@ def lgb_classifier(binary: bool = False) -> lightgbm.LGBMClassifier:
     return model.fit(rows, labels)
 
 
+@cache  # trained once per test session: the tests only read them
 def lgb_regressor() -> lightgbm.LGBMRegressor:
     rows, target = diabetes()
     model = lightgbm.LGBMRegressor(n_estimators=12, num_leaves=7, verbose=-1)

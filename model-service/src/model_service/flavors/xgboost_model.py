@@ -55,7 +55,7 @@ def load_xgboost(manifest: Manifest, data: bytes, threads: int) -> BoostedModel:
     except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise bundles.BundleError(
             f"{manifest.model_file} is not an XGBoost model Servir can serve: "
-            f"{type(exc).__name__} {exc}"[:300]
+            f"{type(exc).__name__} {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
         ) from None
     booster.set_param({"nthread": threads})
     scores = _scores(booster)
