@@ -64,6 +64,7 @@ ENV MODEL_HOST=0.0.0.0
 # LightGBM's wheel links the system's OpenMP runtime (libgomp.so.1), which python:3.11-slim
 # lacks: installed here when missing. The offline e2e base image has it already
 # (scripts/base_image.sh), so that build needs no package index. The import proves it loads.
+# Unpinned (DL3008): the version is the one the base image's Debian release ships.
 # hadolint ignore=DL3008
 RUN if ! python3 -c "import ctypes; ctypes.CDLL('libgomp.so.1')" 2>/dev/null; then \
         apt-get update \
