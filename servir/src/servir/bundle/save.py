@@ -54,9 +54,8 @@ def save_model(
     check_target(target, overwrite=overwrite)
     flavor = boosting.flavor_of(model)
     given, features, rows, expected = _inspect(model, flavor, sample, bounds)
-    known = given if reference is None else _reference(model, flavor, reference, given)
     draft = {
-        "flavor": flavor,
+        **_format(flavor),
         "name": name,
         "version": "1" if version is None else version,
         "task": task or _task(model),
@@ -64,14 +63,20 @@ def save_model(
         "input_format": given.input_format,
         "features": features,
         "classes": _classes(model),
-        "training_stats": training_stats(features, known.frame),
-        "reference": reference_stats(features, known.frame),
+        **_statistics(model, flavor, reference, given, features),
         "examples": build_examples(rows, expected, examples),
     }
-    model_file = MODEL_FILE if flavor == "sklearn" else boosting.FILES[flavor]
-    _validated({**draft, "model_file": model_file, "sha256": DRAFT_SHA256})
+    _validated({**draft, "sha256": DRAFT_SHA256})
     _ship(target, model, draft, rows, expected)
     return target
+
+
+def _format(flavor: Flavor) -> dict[str, str]:
+    """The manifest's flavor and the name of its model file."""
+    return {
+        "flavor": flavor,
+        "model_file": MODEL_FILE if flavor == "sklearn" else boosting.FILES[flavor],
+    }
 
 
 def _inspect(
@@ -117,6 +122,17 @@ def _prepared(model: Any, flavor: Flavor, data: Any, role: str) -> Sample:
         return prepare(model, data, role)
     prepared = prepare(boosting.sample_view(model, flavor), data, role)
     return boosting.checked_sample(model, flavor, prepared, named=hasattr(data, "columns"))
+
+
+def _statistics(
+    model: Any, flavor: Flavor, reference: Any, given: Sample, features: list[FeatureSpec]
+) -> dict[str, Any]:
+    """The manifest's training and reference statistics, of `reference` (else the sample)."""
+    known = given if reference is None else _reference(model, flavor, reference, given)
+    return {
+        "training_stats": training_stats(features, known.frame),
+        "reference": reference_stats(features, known.frame),
+    }
 
 
 def _reference(model: Any, flavor: Flavor, data: Any, given: Sample) -> Sample:
