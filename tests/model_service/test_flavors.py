@@ -162,3 +162,10 @@ def test_loading_the_package_imports_neither_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_labels_of_mixed_kinds_keep_their_kinds() -> None:
+    data = fm.lgb_bytes(fm.lgb_classifier(binary=True))
+    loaded = load_model(fm.manifest("lightgbm", data, 4, [0, "yes"]), data)
+    answers = set(loaded.predict(fm.fresh_rows(fm.iris()[0])).tolist())
+    assert answers == {0, "yes"}

@@ -52,7 +52,10 @@ class BoostedClassifier(BoostedRegressor):
         self, flavor: Flavor, booster: Any, scores: Scores, features: int, classes: list[Any]
     ) -> None:
         super().__init__(flavor, booster, scores, features)
-        self.classes_ = np.asarray(classes)
+        # One kind of label keeps its dtype (as scikit-learn's classes_); mixed kinds stay
+        # themselves (an int stays an int beside a string), in an object array.
+        same = len({type(label) for label in classes}) <= 1
+        self.classes_ = np.asarray(classes, dtype=None if same else object)
 
     def predict_proba(self, rows: Any) -> np.ndarray:
         scores = self._answer(rows)

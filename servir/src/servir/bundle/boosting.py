@@ -117,7 +117,10 @@ class ReloadedClassifier(Reloaded):
 
     def __init__(self, scores: Scores, classes: list[Any]) -> None:
         super().__init__(scores)
-        self.classes_ = np.asarray(classes)
+        # One kind of label keeps its dtype (as scikit-learn's classes_); mixed kinds stay
+        # themselves (an int stays an int beside a string), in an object array.
+        same = len({type(label) for label in classes}) <= 1
+        self.classes_ = np.asarray(classes, dtype=None if same else object)
 
     def predict(self, rows: Any) -> np.ndarray:
         scores = self._answer(rows)
