@@ -63,6 +63,17 @@ CMD ["python3", "-m", "auth_service"]
 
 FROM base AS model-service
 ENV MODEL_HOST=0.0.0.0
+# LightGBM's wheel links the system's OpenMP runtime (libgomp.so.1), which python:3.11-slim
+# lacks: installed here when missing. The offline e2e base image has it already
+# (scripts/base_image.sh), so that build needs no package index. The import proves it loads.
+# Unpinned (DL3008): the version is the one the base image's Debian release ships.
+# hadolint ignore=DL3008
+RUN if ! python3 -c "import ctypes; ctypes.CDLL('libgomp.so.1')" 2>/dev/null; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends libgomp1 \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi \
+    && python3 -c "import lightgbm"
 # The demo bundles, trained at build time from datasets scikit-learn ships (no download), and
 # verified (their passes recorded in .verified/, so a replica's first start loads them at once);
 # a new compose volume starts as a copy of this folder.

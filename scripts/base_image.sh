@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # base_image.sh OUT.tar: the root filesystem of localhost/servir-base, the base image of builds
 # that have no image registry (make e2e): Debian bookworm by debootstrap (minbase) with python3,
-# python3-venv and redis-server, trimmed, as a tarball for `docker import`. Packages come from
-# the Debian mirror that apt on this machine already uses (read from apt's sources at run time).
+# python3-venv, redis-server and libgomp1, trimmed, as a tarball for `docker import`. Packages
+# come from the Debian mirror that apt on this machine already uses (read from apt's sources at
+# run time).
 # Needs root and debootstrap.
 set -euo pipefail
 out=$(realpath -m "$1")
 suite=bookworm
-packages=python3,python3-venv,redis-server
+# libgomp1: LightGBM's OpenMP runtime, which the model-service image needs (Dockerfile).
+packages=python3,python3-venv,redis-server,libgomp1
 rootfs="$(dirname "$out")/rootfs"
 
 # The first `deb` source of $suite that apt knows, without its trailing slash.

@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from servir.errors import BundleError
+from shared_schemas.manifest import FLAVOR_FILES
 
 MANIFEST = "manifest.json"
 # What a bundle folder holds; overwrite=True replaces these and nothing else.
-BUNDLE_FILES = frozenset({MANIFEST, "model.skops", "model.joblib", "model.pkl"})
+BUNDLE_FILES = frozenset({MANIFEST}).union(*FLAVOR_FILES.values())
 
 
 def check_target(target: Path, *, overwrite: bool) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import skops.io as sio
 
+from servir.bundle import boosting
 from servir.bundle.predictions import Answers, answer, first_difference
 from servir.bundle.service_input import service_input
 from servir.errors import BundleError
@@ -44,13 +45,15 @@ def check_parity(
 
 def load_model(folder: Path, manifest: Manifest) -> Any:
     """The model file, checked against the manifest's sha256 and loaded by skops trusting the
-    manifest's types and nothing more."""
+    manifest's types and nothing more (an XGBoost or LightGBM file: by its own library)."""
     data = (folder / manifest.model_file).read_bytes()
     if hashlib.sha256(data).hexdigest() != manifest.sha256:
         raise BundleError(f"{manifest.model_file} changed while it was being saved")
     try:
+        if manifest.flavor != "sklearn":
+            return boosting.reload(data, manifest)
         return sio.loads(data, trusted=manifest.trusted_types)
-    except Exception as exc:  # skops raises many kinds on a file it cannot rebuild
+    except Exception as exc:  # skops (or a library) raises many kinds on a file it cannot read
         raise BundleError(
             _clip(f"the saved model cannot be loaded back: {type(exc).__name__}: {exc}")
         ) from None

@@ -1,5 +1,8 @@
-"""`save_model`: a fitted model and a sample of its input become a bundle folder (model.skops
-and manifest.json) that the service loads and serves as the model answers in memory."""
+"""`save_model`: a fitted model and a sample of its input become a bundle folder (the model
+file and manifest.json) that the service loads and serves as the model answers in memory.
+
+A scikit-learn model is written with skops (model.skops); an XGBoost or LightGBM one in its
+library's own format (boosting.py)."""
 
 import hashlib
 from pathlib import Path
@@ -9,6 +12,7 @@ import skops.io as sio
 from pydantic import ValidationError
 from sklearn.base import is_classifier
 
+from servir.bundle import boosting
 from servir.bundle.examples import build_examples
 from servir.bundle.features import Bounds, build_features
 from servir.bundle.folder import MANIFEST, check_target, publish, staging
@@ -18,7 +22,7 @@ from servir.bundle.sample import Sample, prepare
 from servir.bundle.stats import reference_stats, training_stats
 from servir.bundle.values import label, wire_rows
 from servir.errors import BundleError
-from shared_schemas.manifest import FeatureSpec, Manifest, Scalar, Task
+from shared_schemas.manifest import FeatureSpec, Flavor, Manifest, Scalar, Task
 
 MODEL_FILE = "model.skops"
 # Stands in for the model file's digest while the manifest is checked before anything is written.
@@ -39,7 +43,7 @@ def save_model(
     examples: int = 5,
     overwrite: bool = False,
 ) -> Path:
-    """Write `model` as a bundle in the folder `path` (model.skops, manifest.json); return it.
+    """Write `model` as a bundle in the folder `path` (its model file, manifest.json); return it.
 
     `sample` (a DataFrame or a 2-D ndarray) gives the features, the examples and the rows the
     saved bundle must predict as `model` does; `reference` (default: the sample) the drift
@@ -48,9 +52,10 @@ def save_model(
     """
     target = Path(path)
     check_target(target, overwrite=overwrite)
-    given, features, rows, expected = _inspect(model, sample, bounds)
-    known = given if reference is None else _reference(model, reference, given)
+    flavor = boosting.flavor_of(model)
+    given, features, rows, expected = _inspect(model, flavor, sample, bounds)
     draft = {
+        **_format(flavor),
         "name": name,
         "version": "1" if version is None else version,
         "task": task or _task(model),
@@ -58,8 +63,7 @@ def save_model(
         "input_format": given.input_format,
         "features": features,
         "classes": _classes(model),
-        "training_stats": training_stats(features, known.frame),
-        "reference": reference_stats(features, known.frame),
+        **_statistics(model, flavor, reference, given, features),
         "examples": build_examples(rows, expected, examples),
     }
     _validated({**draft, "sha256": DRAFT_SHA256})
@@ -67,13 +71,21 @@ def save_model(
     return target
 
 
+def _format(flavor: Flavor) -> dict[str, str]:
+    """The manifest's flavor and the name of its model file."""
+    return {
+        "flavor": flavor,
+        "model_file": MODEL_FILE if flavor == "sklearn" else boosting.FILES[flavor],
+    }
+
+
 def _inspect(
-    model: Any, sample: Any, bounds: Bounds | None
+    model: Any, flavor: Flavor, sample: Any, bounds: Bounds | None
 ) -> tuple[Sample, list[FeatureSpec], list[dict[str, Scalar]], Answers]:
     """The checked sample, its features, its rows as requests carry them, the model's answers."""
     if not callable(getattr(model, "predict", None)):
         raise BundleError(f"{type(model).__name__} has no predict method: it cannot serve")
-    given = prepare(model, sample, "sample")
+    given = _prepared(model, flavor, sample, "sample")
     features = build_features(model, given, bounds)
     return given, features, wire_rows(given.frame, features), _predict(model, given)
 
@@ -105,8 +117,26 @@ def _predict(model: Any, given: Sample) -> Answers:
         ) from exc
 
 
-def _reference(model: Any, data: Any, given: Sample) -> Sample:
-    known = prepare(model, data, "reference")
+def _prepared(model: Any, flavor: Flavor, data: Any, role: str) -> Sample:
+    if flavor == "sklearn":
+        return prepare(model, data, role)
+    prepared = prepare(boosting.sample_view(model, flavor), data, role)
+    return boosting.checked_sample(model, flavor, prepared, named=hasattr(data, "columns"))
+
+
+def _statistics(
+    model: Any, flavor: Flavor, reference: Any, given: Sample, features: list[FeatureSpec]
+) -> dict[str, Any]:
+    """The manifest's training and reference statistics, of `reference` (else the sample)."""
+    known = given if reference is None else _reference(model, flavor, reference, given)
+    return {
+        "training_stats": training_stats(features, known.frame),
+        "reference": reference_stats(features, known.frame),
+    }
+
+
+def _reference(model: Any, flavor: Flavor, data: Any, given: Sample) -> Sample:
+    known = _prepared(model, flavor, data, "reference")
     for column, ours, theirs in zip(given.frame.columns, given.types, known.types, strict=True):
         if ours != theirs:
             raise BundleError(f"the reference's {column!r} is a {theirs}, the sample's a {ours}")
@@ -136,14 +166,19 @@ def _validated(body: dict[str, Any]) -> Manifest:
 
 def _write(folder: Path, model: Any, draft: dict[str, Any]) -> None:
     """The model file, then the manifest naming its digest and the types it needs trusted."""
-    model_path = folder / MODEL_FILE
-    sio.dump(model, model_path)
+    if draft["flavor"] == "sklearn":
+        model_path = folder / MODEL_FILE
+        sio.dump(model, model_path)
+        trusted = sio.get_untrusted_types(file=model_path)
+    else:
+        model_path = folder / boosting.write_model(folder, model, draft["flavor"])
+        trusted = []
     manifest = _validated(
         {
             **draft,
-            "model_file": MODEL_FILE,
+            "model_file": model_path.name,
             "sha256": hashlib.sha256(model_path.read_bytes()).hexdigest(),
-            "trusted_types": sio.get_untrusted_types(file=model_path),
+            "trusted_types": trusted,
         }
     )
     text = manifest.model_dump_json(indent=2, exclude_none=True)
