@@ -120,7 +120,7 @@ def load_bundle(folder: Path, settings: Settings, *, manifest_raw: bytes | None 
     why not. `manifest_raw` is the manifest as read by the caller (what it verified)."""
     manifest, data = check_files(folder, settings, manifest_raw)
     if manifest.flavor != "sklearn":
-        raise BundleError(f"{manifest.flavor} models are not supported by this service yet")
+        return Bundle(manifest=manifest, estimator=_load_boosted(manifest, data), folder=folder)
     try:
         if manifest.model_file in PICKLE_FILES:
             import joblib  # noqa: PLC0415 - only an operator allowing pickles pays for it
@@ -153,3 +153,18 @@ def _validate(estimator: Any, settings: Settings) -> None:
         raise BundleError(f"the model failed validation: {exc}") from None
     except Exception as exc:  # a crafted object may lack what a validator reads
         raise BundleError(f"the model failed validation: {type(exc).__name__}") from None
+
+
+def _load_boosted(manifest: Manifest, data: bytes) -> Any:
+    """An XGBoost or LightGBM model; its trees are checked there (flavors/trees.py), so the
+    scikit-learn validators, which know none of its types, are not asked."""
+    from model_service import flavors  # noqa: PLC0415 - only these bundles pay for it
+
+    try:
+        return flavors.load_model(manifest, data)
+    except BundleError:
+        raise
+    except Exception as exc:  # the library's own errors on a file it cannot read
+        raise BundleError(
+            f"{manifest.model_file} could not be loaded: {type(exc).__name__}"
+        ) from None

@@ -80,11 +80,12 @@ def _scikit_learn(
     bundle = load_bundle(verified.folder, settings, manifest_raw=verified.manifest_raw)
     schemas = schemas_of(bundle.manifest)
     verdict = verified.verdict
+    runtime = SklearnRuntime(bundle.estimator, schemas)
     return Chosen(
         manifest=bundle.manifest,
         schemas=schemas,
-        runtime=SklearnRuntime(bundle.estimator, schemas),
-        info=verdict.info("sklearn", reason),
+        runtime=runtime,
+        info=verdict.info(runtime.name, reason),
         classes=classes_of(bundle.estimator),
         inline_safe=verdict.validated,
         predict_seconds=verdict.predict_seconds,

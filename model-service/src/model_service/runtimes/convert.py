@@ -40,9 +40,7 @@ def to_onnx(bundle: Bundle, schemas: ModelSchemas) -> bytes:
     if manifest.input_format == "dataframe" or schemas.dtype is object:
         raise NotCompiled("models fitted on DataFrames or with category features do not compile")
     if manifest.flavor != "sklearn":
-        # XGBoost and LightGBM convert through onnxmltools: at merge this becomes
-        # `return model_service.flavors.to_onnx(bundle.estimator, manifest)`.
-        raise NotCompiled(f"{manifest.flavor} models do not compile yet")
+        return _boosted_onnx(bundle)
     # Imported here: only the verifying child, when converting, pays for skl2onnx.
     from skl2onnx import to_onnx as convert  # type: ignore[import-untyped]  # noqa: PLC0415
 
@@ -53,6 +51,17 @@ def to_onnx(bundle: Bundle, schemas: ModelSchemas) -> bytes:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise NotCompiled(f"skl2onnx cannot convert it: {type(exc).__name__}: {first}") from None
     data: bytes = model.SerializeToString()
+    return data
+
+
+def _boosted_onnx(bundle: Bundle) -> bytes:
+    """XGBoost and LightGBM convert through onnxmltools (flavors/onnx_export.py)."""
+    from model_service import flavors  # noqa: PLC0415 - only these bundles pay for it
+
+    try:
+        data: bytes = flavors.to_onnx(bundle.estimator, bundle.manifest).SerializeToString()
+    except flavors.ConversionError as exc:
+        raise NotCompiled(str(exc)) from None
     return data
 
 

@@ -16,6 +16,11 @@ from model_service.models.schemas import ModelSchemas
 from shared_schemas.inference import RuntimeName
 
 _THREAD = threading.local()
+PLATFORMS: dict[RuntimeName, str] = {
+    "sklearn": "scikit-learn",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+}
 
 
 def _assume_finite() -> None:
@@ -27,12 +32,13 @@ def _assume_finite() -> None:
 class SklearnRuntime:
     """The estimator, given rows as it was fitted (an array, or a DataFrame named as fitted)."""
 
-    name: RuntimeName = "sklearn"
-    platform = "scikit-learn"
-
     def __init__(self, estimator: Any, schemas: ModelSchemas) -> None:
         self.estimator = estimator
         self.schemas = schemas
+        # An XGBoost or LightGBM model predicts through its own library, behind the same API.
+        flavor: RuntimeName = getattr(estimator, "flavor", "sklearn")
+        self.name = flavor
+        self.platform = PLATFORMS[flavor]
         self.has_proba = hasattr(estimator, "predict_proba")
 
     def predict(self, given: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
