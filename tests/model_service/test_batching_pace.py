@@ -42,9 +42,8 @@ def queue_of(model: Recording | Gated, pool: InferencePool, **options: object) -
 async def test_a_queue_awaits_the_callers_it_just_answered_then_goes_at_once() -> None:
     model, pool = Gated(), InferencePool(1)
     queue = queue_of(model, pool)
-    queue.pace = Pace(
-        8, time.monotonic(), gap=0.0001, callers=2.0
-    )  # two callers about, closely spaced
+    # Two callers about, closely spaced, and a slow model: company is worth waiting for.
+    queue.pace = Pace(8, time.monotonic(), gap=0.0001, callers=2.0, predict=10.0)
     first = asyncio.ensure_future(queue.submit(row(0), proba=False))
     assert await asyncio.to_thread(model.started.wait, 5)
     second = asyncio.ensure_future(queue.submit(row(1), proba=False))

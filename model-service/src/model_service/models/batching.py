@@ -5,8 +5,9 @@ queue; when it ends they go together, up to `max_batch_size` rows, once company 
 - the queue waits for as many callers as were about when recent batches ended (running plus
   queued): at low concurrency the callers just answered come straight back (each client is a
   closed loop), and a batch sent without them leaves the next half empty. It waits at most
-  `max_wait_ms` from the batch's end, and not at all when it already holds that many or when
-  callers arrive further apart than that window (nobody is coming soon: pace.py measures it);
+  `max_wait_ms` from the batch's end, and no longer than a predict call takes (waiting must
+  cost less than the call it saves); not at all when it already holds that many or when
+  callers arrive further apart than `max_wait_ms` (nobody is coming soon: pace.py measures it);
 - until it has seen a few arrivals it waits as it always did: at most `max_wait_ms` from the
   oldest one's arrival.
 Inference runs in a worker thread so the event loop keeps accepting; every caller gets exactly
@@ -129,9 +130,11 @@ class BatchQueue:
         expected = round(pace.callers or 0)
         if len(self.pending) >= expected or (pace.gap or 0) > self.max_wait:
             return
+        # Waiting pays while it costs less than the predict call it saves.
+        window = min(self.max_wait, pace.predict if pace.predict is not None else self.max_wait)
         self.enough = expected
         try:
-            await self._wait_until(now() + self.max_wait)
+            await self._wait_until(now() + window)
         finally:
             self.enough = sys.maxsize
 
