@@ -27,6 +27,8 @@ NUMBERS: list[dict[str, Any]] = [
     {"name": "n", "type": "int"},
     {"name": "y", "type": "float", "min": 0, "max": 1},
 ]
+ONE: list[dict[str, Any]] = [{"name": "x", "type": "float", "min": 0}]
+GOOD_ONE = {"x": 1.5}
 GOOD_MIXED = {"ratio": 1, "age": 30, "score": -1.5, "member": True, "kind": "Gato"}
 GOOD_NUMBERS = {"x": -0.0, "n": 7, "y": 1}
 
@@ -91,7 +93,9 @@ def assert_same(fast: tuple[np.ndarray, bool], slow: tuple[np.ndarray, bool]) ->
     assert [type(v) for v in fast[0].ravel()] == [type(v) for v in slow[0].ravel()]
 
 
-@pytest.mark.parametrize(("features", "good"), [(MIXED, GOOD_MIXED), (NUMBERS, GOOD_NUMBERS)])
+@pytest.mark.parametrize(
+    ("features", "good"), [(MIXED, GOOD_MIXED), (NUMBERS, GOOD_NUMBERS), (ONE, GOOD_ONE)]
+)
 def test_the_fast_check_accepts_only_what_the_schema_accepts_into_the_same_array(
     features: list[dict[str, Any]], good: dict[str, Any]
 ) -> None:
@@ -109,7 +113,9 @@ def test_the_fast_check_accepts_only_what_the_schema_accepts_into_the_same_array
         assert_same(converted, slow)
 
 
-@pytest.mark.parametrize(("features", "good"), [(MIXED, GOOD_MIXED), (NUMBERS, GOOD_NUMBERS)])
+@pytest.mark.parametrize(
+    ("features", "good"), [(MIXED, GOOD_MIXED), (NUMBERS, GOOD_NUMBERS), (ONE, GOOD_ONE)]
+)
 def test_valid_rows_take_the_fast_check(
     features: list[dict[str, Any]], good: dict[str, Any]
 ) -> None:
