@@ -27,6 +27,10 @@ class Settings(ServiceSettings):
     allow_pickle: bool = False
     max_batch_size: int = Field(default=256, ge=1, le=100_000)
     max_wait_ms: float = Field(default=1.0, ge=0, le=1000)
+    # A model whose predict calls take less than this (measured) runs them on the event loop,
+    # not in a worker thread, when its structure was validated and its canary ran quickly (an
+    # inline call cannot be interrupted); 0 turns it off.
+    inline_max_microseconds: float = Field(default=200.0, ge=0, le=100_000)
     inference_threads: int = Field(default=4, ge=1, le=64)
     # A predict call running longer takes its version out of service (503 + Retry-After,
     # `degraded` in /readyz) until it is loaded again; below the gateway's upstream timeout.

@@ -106,7 +106,7 @@ async def _predict_records(
 ) -> bytes:
     """Validate against the model's own schema, predict (batched) and render."""
     parsed = read_request(model, body, form)
-    wants_proba = bool(parsed.return_probabilities)
+    wants_proba = parsed.proba
     if wants_proba and not model.has_proba:
         error = FieldError(
             loc=["body", "return_probabilities"],
@@ -114,7 +114,7 @@ async def _predict_records(
             type="value_error",
         )
         raise InvalidInput("This model has no probabilities.", errors=[error])
-    rows = model.schemas.to_array(parsed.instances)
+    rows = parsed.rows
     if model.training_range is not None:
         labels = (model.manifest.name, model.manifest.version)
         metrics.count_out_of_range(*labels, rows, model.training_range)

@@ -1,17 +1,19 @@
-"""A prediction request in any form the service takes, validated row by row by the model's own
-schema (models/schemas.py), so every error names the row and the field.
+"""A prediction request in any form the service takes, as the rows the estimator takes.
 
-The own form with rows as objects (`{"instances": [{...}]}`) is validated straight from the
-bytes by pydantic-core, in one pass: the hot path, told apart by its first bytes alone. Any
-other JSON body (MLflow's forms, rows as lists, fitted column names) is parsed once with orjson,
-turned into rows by wire name (rows.py) and validated by the same schema; CSV likewise.
+Valid rows are checked column by column (columns.py): the hot path. Only when that check fails
+are they validated row by row by the model's own schema (models/schemas.py), so every error
+names the row and the field. The own form with rows as objects (`{"instances": [{...}]}`) is
+told apart by its first bytes alone, and validated straight from the bytes by pydantic-core
+when it has to be. Any other JSON body (MLflow's forms, rows as lists, fitted column names) is
+parsed once with orjson and turned into rows by wire name (rows.py); CSV likewise.
 """
 
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
 from pydantic import ValidationError
 
@@ -26,6 +28,14 @@ OWN_FORM = re.compile(rb'\s*\{\s*"(?:instances"\s*:\s*\[\s*[{\]]|return_probabil
 PROBA = "return_probabilities"
 MLFLOW_EXTRAS = frozenset({"params"})
 PREDICT_EXTRAS = frozenset({"params", PROBA})
+
+
+class Parsed(NamedTuple):
+    """A valid request: its rows as the estimator takes them, and whether it asks for
+    probabilities."""
+
+    rows: np.ndarray
+    proba: bool
 
 
 @dataclass(frozen=True)
@@ -43,12 +53,15 @@ def request_form(*, csv: bool, mlflow: bool, max_rows: int) -> RequestForm:
     return RequestForm(csv=csv, mlflow=mlflow, max_rows=max_rows)
 
 
-def read_request(model: ModelVersion, body: bytes, form: RequestForm) -> Any:
-    """The model's validated request (`instances`, `return_probabilities`); 422 otherwise."""
+def read_request(model: ModelVersion, body: bytes, form: RequestForm) -> Parsed:
+    """The model's validated request (rows, `return_probabilities`); 422 otherwise."""
     if form.csv:
         rows, where = csv_rows(body, model.schemas.names, form.max_rows)
         return _validated(model, rows, False, where)
     if OWN_FORM.match(body):
+        fast = _own_form(model, body, form)
+        if fast is not None:
+            return fast
         try:
             parsed: Any = model.schemas.request.model_validate_json(body)
         except ValidationError as exc:
@@ -59,14 +72,26 @@ def read_request(model: ModelVersion, body: bytes, form: RequestForm) -> Any:
             return _mlflow(model, payload, form)
         if form.mlflow and parsed.return_probabilities:
             raise refuse(["body", PROBA], "not part of MLflow's protocol; ask /predict for it")
-        return parsed
+        return _parsed(model, parsed)
     payload = _json_object(body)
     if payload is None:  # not a JSON object: the own schema's error says what is wrong
         try:
-            return model.schemas.request.model_validate_json(body)
+            return _parsed(model, model.schemas.request.model_validate_json(body))
         except ValidationError as exc:
             raise not_fitting(model, exc, ["body", "instances"]) from None
     return _mlflow(model, payload, form)
+
+
+def _own_form(model: ModelVersion, body: bytes, form: RequestForm) -> Parsed | None:
+    """An own-form body that passes the fast check (columns.py); None for any other."""
+    fast = model.schemas.columns.decode(body)
+    if fast is None or (fast[1] and form.mlflow):  # MLflow's refusal is the slow path's
+        return None
+    return Parsed(*fast)
+
+
+def _parsed(model: ModelVersion, request: Any) -> Parsed:
+    return Parsed(model.schemas.to_array(request.instances), bool(request.return_probabilities))
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -77,16 +102,19 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def _mlflow(model: ModelVersion, payload: dict[str, Any], form: RequestForm) -> Any:
+def _mlflow(model: ModelVersion, payload: dict[str, Any], form: RequestForm) -> Parsed:
     key = form_of(payload, MLFLOW_EXTRAS if form.mlflow else PREDICT_EXTRAS)
     rows, where = rows_of(key, payload[key], model.schemas.names, form.max_rows)
     return _validated(model, rows, payload.get(PROBA, False), where)
 
 
-def _validated(model: ModelVersion, rows: list[Row], proba: Any, where: Loc) -> Any:
+def _validated(model: ModelVersion, rows: list[Row], proba: Any, where: Loc) -> Parsed:
+    fast = model.schemas.columns.convert(rows, proba)
+    if fast is not None:
+        return Parsed(*fast)
     document = orjson.dumps({"instances": rows, PROBA: proba})
     try:
-        return model.schemas.request.model_validate_json(document)
+        return _parsed(model, model.schemas.request.model_validate_json(document))
     except ValidationError as exc:
         raise not_fitting(model, exc, where) from None
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from model_service.formats.columns import RowColumns, row_columns
 from model_service.formats.names import FeatureNames, feature_names
 from shared_schemas.base import WHOLE_NUMBER
 from shared_schemas.manifest import FRAME_DTYPES, FeatureSpec, Manifest
@@ -63,6 +64,8 @@ class ModelSchemas:
     dtype: type
     # Every name a caller may give each feature (wire name or fitted column).
     names: FeatureNames
+    # The column-wise check of valid rows (formats/columns.py), before any per-row validation.
+    columns: RowColumns
     # DataFrame models: the columns (names as fitted, pandas dtypes) the rows become.
     frame_columns: tuple[tuple[str, str], ...] | None = None
 
@@ -115,5 +118,6 @@ def build_schemas(manifest: Manifest, *, max_rows: int) -> ModelSchemas:
         feature_names=tuple(f.name for f in manifest.features),
         dtype=object if categorical else np.float64,
         names=feature_names(manifest.features),
+        columns=row_columns(prefix, manifest.features, bounds, max_rows=max_rows),
         frame_columns=frame,
     )
