@@ -111,6 +111,8 @@ class Registry:
             deadline_seconds=self.settings.inference_timeout_seconds,
             max_batch_size=manifest.max_batch_size or self.settings.max_batch_size,
             max_wait_ms=wait if wait is not None else self.settings.max_wait_ms,
+            inline_allowed=loaded.may_run_inline(self.settings.inline_max_microseconds),
+            inline_max_microseconds=self.settings.inline_max_microseconds,
         )
         loaded.queue.on_batch = self.metrics.batch_rows.labels(
             manifest.name, manifest.version

@@ -38,6 +38,14 @@ class ModelVersion:
         """Whether the model can answer probabilities."""
         return self.runtime.has_proba
 
+    def may_run_inline(self, max_microseconds: float) -> bool:
+        """Whether the batch queue may predict on the event loop: the structure was validated
+        and the child's one-row canary ran under the threshold (the queue then holds the model
+        to its own measurements). The child times the original library under `sklearn`."""
+        key = "onnxruntime" if self.runtime.name == "onnxruntime" else "sklearn"
+        measured = self.predict_seconds.get(key)
+        return self.inline_safe and measured is not None and measured * 1e6 < max_microseconds
+
     def predict(self, rows: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Run the model (in a worker thread, called by the batch queue).
 
