@@ -19,6 +19,7 @@ from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion
 from model_service.v2.codec import OutputTensor, binary_parts, render, split_body, tensor_array
 from model_service.v2.columns import feature_rows
+from model_service.v2.small import small_rows
 from model_service.v2.tensors import (
     BadTensor,
     check_datatype,
@@ -39,7 +40,6 @@ from shared_schemas.problems import FieldError, field_error
 INPUT = "input"
 PREDICT = "predict"
 PROBA = "predict_proba"
-PLATFORM = "scikit-learn"
 
 
 def model_metadata(model: ModelVersion, versions: list[str]) -> V2ModelMetadata:
@@ -176,6 +176,8 @@ def _rows(
         )
         raise InvalidInput(f"At most {max_rows} rows per request.", errors=[error])
     check_datatype(tensor.datatype, spec)
+    if part is None and (small := small_rows(tensor, spec)) is not None:
+        return small
     values = tensor_array(tensor, part)
     if tensor.datatype == "BYTES":
         return rows_from_strings(values, spec)

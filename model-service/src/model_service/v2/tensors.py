@@ -13,6 +13,7 @@ Rules (the v2 contract of every model):
 
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,11 @@ class TensorSpec:
     high: np.ndarray  # per numeric column (schemas.bounds); 1 for bool features
     whole: np.ndarray  # per numeric column: int and bool features take whole numbers only
     categories: dict[int, frozenset[str]]  # column -> allowed values
+
+    @cached_property
+    def plain(self) -> tuple[list[float], list[float], list[bool]]:
+        """`low`, `high` and `whole` as Python lists, for the checks of small tensors."""
+        return self.low.tolist(), self.high.tolist(), self.whole.tolist()
 
     @property
     def datatype(self) -> V2Datatype:
