@@ -25,7 +25,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import servir
 from model_service.config import Settings
-from model_service.demo_models import CONTRACTS, churn
+from model_service.demo_models import CONTRACTS, churn, write_bundle
 from model_service.main import create_app
 from model_service.models import verify
 from model_service.models.bundles import load_bundle
@@ -74,10 +74,32 @@ def customers(rows: int, seed: int) -> np.ndarray:
     return table
 
 
+def visits_model() -> Any:
+    """Fitted on an array: a plan (category) and a count of visits (an int without bounds)."""
+    rng = np.random.default_rng(1)
+    table = np.empty((200, 2), dtype=object)
+    table[:, 0] = rng.choice(["basic", "pro"], 200).tolist()
+    table[:, 1] = rng.integers(0, 100, 200).tolist()
+    labels = np.where((table[:, 0] == "pro") | (table[:, 1] > 50), "keep", "drop")
+    encode = ColumnTransformer(
+        [("plan", OneHotEncoder(categories=[["basic", "pro"]]), [0])], remainder="passthrough"
+    )
+    return make_pipeline(encode, LogisticRegression()).fit(table, labels)
+
+
+VISITS = {
+    "task": "classification",
+    "features": [
+        {"name": "plan", "type": "category", "categories": ["basic", "pro"]},
+        {"name": "visits", "type": "int"},
+    ],
+}
+
+
 @pytest.fixture(scope="module")
 def verified_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Churn and two DataFrame pipelines (a logistic regression, a forest), saved with the SDK
-    and verified once; read-only."""
+    """Churn, two DataFrame pipelines (a logistic regression, a forest) saved with the SDK, and
+    the visits model, verified once; read-only."""
     store: Path = tmp_path_factory.mktemp("frames") / "models"
     churn(store)
     frame = pets(300, seed=3)
@@ -87,6 +109,7 @@ def verified_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     for name, last in lasts.items():
         servir.save_model(pets_pipeline(frame, last), store / name / "1", sample=frame, name=name)
+    write_bundle(store, name="visits", estimator=visits_model(), manifest=VISITS)
     folders = sorted(p for p in store.glob("*/*") if p.is_dir())
     assert set(verify.verify_bundles(folders, Settings(models_dir=store)).values()) == {None}
     return store
@@ -157,6 +180,18 @@ async def test_a_dataframe_pipeline_serves_compiled_as_scikit_learn_answers(
     assert_same(answer, estimator.predict(fresh), estimator.predict_proba(fresh))
 
 
+async def test_an_int_past_int64_reaches_a_model_fitted_on_an_array_as_a_float(
+    service: httpx.AsyncClient, store: Path
+) -> None:
+    """Fitted on an array, the model saw its ints as floats: so does its compiled input, and
+    a count past int64's range (within the contract: the int has no bounds) answers as
+    scikit-learn does rather than failing."""
+    rows = np.array([["pro", 10**19], ["basic", 10**19], ["basic", 3]], dtype=object)
+    estimator = estimator_of(store, "visits")
+    answer = await served(service, manifest_of(store, "visits"), rows)
+    assert_same(answer, estimator.predict(rows), estimator.predict_proba(rows))
+
+
 def compiled_model(store: Path, name: str) -> bytes:
     """The compiled file the child recorded for `name`."""
     raw = (store / name / "1" / "manifest.json").read_bytes()
@@ -203,5 +238,6 @@ def test_a_replica_serving_dataframe_models_compiled_imports_neither_pandas_nor_
     )
     assert done.returncode == 0, done.stderr
     ready, imported = done.stdout.strip().splitlines()
-    assert ready == "[('churn/1', 'ready'), ('pets-forest/1', 'ready'), ('pets/1', 'ready')]"
+    models = ("churn", "pets-forest", "pets", "visits")
+    assert ready == str([(f"{name}/1", "ready") for name in models])
     assert imported == "[]"

@@ -54,10 +54,15 @@ def initial_types(manifest: Manifest) -> list[tuple[str, Any]]:
     # Imported here: only the verifying child, when converting, pays for skl2onnx.
     from skl2onnx.common import data_types  # type: ignore[import-untyped]  # noqa: PLC0415
 
-    return [
-        (feature.model_column, getattr(data_types, TENSOR_TYPES[feature.type])([None, 1]))
-        for feature in manifest.features
-    ]
+    types = []
+    for feature in manifest.features:
+        kind = feature.type
+        # Fitted on an array, the model saw an int as a float (the object array scikit-learn
+        # converts); fed as int64, a number past int64's range would fail where it does not.
+        if kind == "int" and manifest.input_format != "dataframe":
+            kind = "float"
+        types.append((feature.model_column, getattr(data_types, TENSOR_TYPES[kind])([None, 1])))
+    return types
 
 
 @dataclass(frozen=True)
