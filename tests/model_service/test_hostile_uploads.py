@@ -123,7 +123,7 @@ async def test_a_type_servir_does_not_validate_is_refused_unless_listed(
 
 
 async def test_an_upload_is_loaded_once_by_the_service(
-    service: httpx.AsyncClient, store: Path, monkeypatch: pytest.MonkeyPatch
+    model_settings: Settings, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loads: list[int] = []
     real_loads = sio.loads
@@ -133,16 +133,20 @@ async def test_an_upload_is_loaded_once_by_the_service(
         return real_loads(data, **options)
 
     # The verifying child is another process: only the serving load counts here. Churn serves
-    # with scikit-learn (a model served compiled is never loaded from skops here at all).
-    monkeypatch.setattr(sio, "loads", counting_loads)
+    # compiled by default, and a model served compiled is never loaded from skops here at all:
+    # MODEL_RUNTIME=sklearn makes the serving process load it.
     model = (store / "churn" / "1" / "model.skops").read_bytes()
     manifest = (store / "churn" / "1" / "manifest.json").read_text()
     manifest = manifest.replace('"version": "1"', '"version": "2"')
     archive = crafted.bundle_targz({"manifest.json": manifest.encode(), "model.skops": model})
-    response = await upload(service, archive)
-    assert response.status_code == 201, response.text
-    assert loads == [len(model)]
-    answer = await service.post(
-        "/models/churn/versions/2/predict", json={"instances": [CUSTOMER]}, headers=INTERNAL
-    )
-    assert answer.status_code == 200, answer.text
+    forced = model_settings.model_copy(update={"runtime": "sklearn"})
+    async with serve_in_process(create_app(forced)) as service:
+        # Counted from here: the demo store's own loads at start are not the upload's.
+        monkeypatch.setattr(sio, "loads", counting_loads)
+        response = await upload(service, archive)
+        assert response.status_code == 201, response.text
+        assert loads == [len(model)]
+        answer = await service.post(
+            "/models/churn/versions/2/predict", json={"instances": [CUSTOMER]}, headers=INTERNAL
+        )
+        assert answer.status_code == 200, answer.text

@@ -60,7 +60,7 @@ def fitted() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def verified_store(fitted: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A forest, a logistic regression, a kernel ridge (skl2onnx cannot convert it) and churn
-    (category features), verified once; read-only."""
+    (category features: it compiles too, test_runtime_frames.py), verified once; read-only."""
     store: Path = tmp_path_factory.mktemp("runtimes") / "models"
     write_bundle(
         store, name="forest", estimator=fitted["forest"], manifest=manifest("classification")
@@ -133,13 +133,13 @@ async def test_the_runtime_shows_in_v2_platform_and_metrics(store: Path, redis_u
     async with serve_in_process(app) as client:
         v2 = (await client.get("/v2/models/forest", headers=INTERNAL)).json()
         assert v2["platform"] == "onnxruntime"
-        v2 = (await client.get("/v2/models/churn", headers=INTERNAL)).json()
+        v2 = (await client.get("/v2/models/ridge", headers=INTERNAL)).json()
         assert v2["platform"] == "scikit-learn"
         metrics = (await client.get("/metrics")).text
         compiled = 'servir_model_runtime_info{model="forest",runtime="onnxruntime",version="1"} 1.0'
         assert compiled in metrics
         assert (
-            'servir_model_runtime_info{model="churn",runtime="sklearn",version="1"} 1.0' in metrics
+            'servir_model_runtime_info{model="ridge",runtime="sklearn",version="1"} 1.0' in metrics
         )
         # Straight on the registry: the repository's unload is remembered in the shared Redis.
         state_of(app).registry.unload("forest")
@@ -156,12 +156,6 @@ async def test_what_does_not_convert_serves_with_scikit_learn_saying_why(
     assert (await predict(service, "ridge", fresh, proba=False))["predictions"] == pytest.approx(
         fitted["ridge"].predict(fresh).tolist()
     )
-    categories = await runtime_of(service, "churn")
-    assert categories == {
-        "name": "sklearn",
-        "reason": "models fitted on DataFrames or with category features do not compile",
-        "max_difference": None,
-    }
 
 
 async def test_model_runtime_sklearn_forces_scikit_learn(
@@ -241,7 +235,8 @@ def test_a_replica_serving_only_compiled_models_never_imports_scikit_learn(
     verified_store: Path, tmp_path: Path
 ) -> None:
     store = tmp_path / "models"
-    shutil.copytree(verified_store, store, ignore=shutil.ignore_patterns("ridge", "churn"))
+    # Churn's category feature is fed to the compiled model as strings: no scikit-learn either.
+    shutil.copytree(verified_store, store, ignore=shutil.ignore_patterns("ridge"))
     script = (
         "import sys\n"
         "from model_service.config import Settings\n"
@@ -259,5 +254,5 @@ def test_a_replica_serving_only_compiled_models_never_imports_scikit_learn(
     )
     assert done.returncode == 0, done.stderr
     ready, imported = done.stdout.strip().splitlines()
-    assert ready == "[('forest/1', 'ready'), ('logistic/1', 'ready')]"
+    assert ready == "[('churn/1', 'ready'), ('forest/1', 'ready'), ('logistic/1', 'ready')]"
     assert imported == "[]"

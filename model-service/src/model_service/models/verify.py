@@ -44,7 +44,8 @@ VERDICTS = ".verified"
 ONE_CHILD = threading.Lock()
 # Bump when the checks change, so bundles passed by older checks are verified again.
 # 2: synthetic rows and the bundle's own examples; 3: the compiled runtime's verdict.
-CHECKS_VERSION = "3"
+# 4: models fitted on DataFrames or with category features compile too.
+CHECKS_VERSION = "4"
 # One thread each for BLAS and OpenMP: less address space, and the child shares the cores.
 CHILD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 CHILD_FIELDS = (

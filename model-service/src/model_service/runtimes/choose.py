@@ -15,6 +15,7 @@ from model_service.models.bundles import BundleError, check_files, load_bundle
 from model_service.models.schemas import ModelSchemas
 from model_service.models.verify import Verified
 from model_service.runtimes import Runtime
+from model_service.runtimes.inputs import model_columns
 from model_service.runtimes.onnx import OnnxRuntime
 from model_service.runtimes.onnxcheck import UnsafeModel, check_model
 from shared_schemas.inference import RuntimeInfo
@@ -54,7 +55,10 @@ def choose(verified: Verified, settings: Settings, schemas_of: Schemas) -> Chose
             raise BundleError(str(exc)) from None
         try:
             runtime = OnnxRuntime(
-                verified.compiled, threads=settings.onnx_threads, has_proba=verdict.has_proba
+                verified.compiled,
+                threads=settings.onnx_threads,
+                has_proba=verdict.has_proba,
+                columns=model_columns(manifest),
             )
         except Exception as exc:  # onnxruntime refused what the child ran: scikit-learn serves
             reason = f"onnxruntime could not load the compiled model: {type(exc).__name__}"

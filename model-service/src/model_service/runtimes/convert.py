@@ -1,6 +1,8 @@
 """Compiling a verified model to ONNX, in the verifying child (under its memory and CPU limits):
 convert, check what the file holds (onnxcheck.py), run it on the verification rows beside
-scikit-learn and measure how far the two differ.
+scikit-learn and measure how far the two differ. Models fitted on DataFrames or with category
+features compile with one input per column (inputs.py); the verification rows draw their
+categories from the manifest, the only ones the contract admits.
 
 Labels must be identical (value and type); numbers (probabilities, a regression's values) may
 differ by MODEL_RUNTIME_TOLERANCE: absolute up to 1, relative beyond (a float32 sum of a
@@ -19,8 +21,9 @@ import numpy as np
 from model_service.config import Settings
 from model_service.models.bundles import Bundle
 from model_service.models.canary import verification_rows
-from model_service.models.schemas import ModelSchemas, build_schemas
+from model_service.models.schemas import build_schemas
 from model_service.runtimes import Runtime, RuntimeVerdict
+from model_service.runtimes.inputs import LayoutError, initial_types, model_columns
 from model_service.runtimes.onnx import OnnxRuntime
 from model_service.runtimes.onnxcheck import UnsafeModel, check_model
 from model_service.runtimes.scikit import SklearnRuntime, classes_of
@@ -34,22 +37,29 @@ class NotCompiled(Exception):
     """Why a model serves with its own library; the message is the verdict's reason."""
 
 
-def to_onnx(bundle: Bundle, schemas: ModelSchemas) -> bytes:
+def to_onnx(bundle: Bundle) -> bytes:
     """The model as an ONNX file with plain tensor outputs; NotCompiled says why not."""
     manifest = bundle.manifest
-    if manifest.input_format == "dataframe" or schemas.dtype is object:
-        raise NotCompiled("models fitted on DataFrames or with category features do not compile")
     if manifest.flavor != "sklearn":
         return _boosted_onnx(bundle)
     # Imported here: only the verifying child, when converting, pays for skl2onnx.
-    from skl2onnx import to_onnx as convert  # type: ignore[import-untyped]  # noqa: PLC0415
+    from skl2onnx import convert_sklearn  # type: ignore[import-untyped]  # noqa: PLC0415
+    from skl2onnx.common.data_types import FloatTensorType  # type: ignore[import-untyped]  # noqa: PLC0415
 
-    sample = np.zeros((1, len(manifest.features)), dtype=np.float32)
+    options = {"zipmap": False}
     try:
-        model = convert(bundle.estimator, sample, options={"zipmap": False})
+        if model_columns(manifest) is None:
+            types = [("X", FloatTensorType([None, len(manifest.features)]))]
+        else:  # one input per column, named and typed as the model was fitted
+            types = initial_types(manifest)
+        model, topology = convert_sklearn(
+            bundle.estimator, initial_types=types, options=options, intermediate=True
+        )
     except Exception as exc:  # skl2onnx raises its own kinds for what it cannot convert
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise NotCompiled(f"skl2onnx cannot convert it: {type(exc).__name__}: {first}") from None
+    fitted_names = {var.onnx_name: var.raw_name for var in topology.scopes[0].input_variables}
+    _name_inputs(model.graph, fitted_names)
     data: bytes = model.SerializeToString()
     return data
 
@@ -63,6 +73,22 @@ def _boosted_onnx(bundle: Bundle) -> bytes:
     except flavors.ConversionError as exc:
         raise NotCompiled(str(exc)) from None
     return data
+
+
+def _name_inputs(graph: Any, fitted_names: dict[str, str]) -> None:
+    """Give the graph's inputs back the names the model was fitted with: skl2onnx makes them
+    identifiers (`peso (kg)` -> `peso__kg_`), and the service finds each column by name."""
+    renamed = {old: new for old, new in fitted_names.items() if old != new}
+    if not renamed:
+        return
+    taken = {name for node in graph.node for name in node.output}
+    taken |= {tensor.name for tensor in graph.initializer}
+    if taken & set(renamed.values()):
+        raise NotCompiled("a feature column is named as a value inside the compiled model")
+    for value in graph.input:
+        value.name = renamed.get(value.name, value.name)
+    for node in graph.node:
+        node.input[:] = [renamed.get(name, name) for name in node.input]
 
 
 def _best_seconds(runtime: Runtime, row: np.ndarray, proba: bool) -> float:
@@ -112,7 +138,7 @@ def _run(step: Callable[[], Any], verdict: RuntimeVerdict) -> Any:
         return step()
     except NotCompiled as exc:
         verdict.reason = str(exc)[:REASON_CHARS]
-    except UnsafeModel as exc:
+    except (UnsafeModel, LayoutError) as exc:
         verdict.reason = str(exc)
     except MemoryError:
         verdict.reason = "compiling the model ran out of memory"
@@ -132,10 +158,14 @@ def compile_bundle(
     )
     rows = verification_rows(bundle.manifest, schemas)
     verdict.predict_seconds["sklearn"] = _best_seconds(original, rows[:1], original.has_proba)
-    model = _run(lambda: _checked_onnx(bundle, schemas, settings), verdict)
+    model = _run(lambda: _checked_onnx(bundle, settings), verdict)
     if model is None:
         return verdict, None
-    compiled = _run(lambda: OnnxRuntime(model, threads=1, has_proba=original.has_proba), verdict)
+    columns = model_columns(bundle.manifest)
+    compiled = _run(
+        lambda: OnnxRuntime(model, threads=1, has_proba=original.has_proba, columns=columns),
+        verdict,
+    )
     if compiled is None:
         return verdict, None
     regression = bundle.manifest.task == "regression"
@@ -167,8 +197,8 @@ def _slower(timings: dict[str, float]) -> str | None:
     return f"the compiled model is slower: {compiled:.2g} s per row, scikit-learn {original:.2g} s"
 
 
-def _checked_onnx(bundle: Bundle, schemas: ModelSchemas, settings: Settings) -> bytes:
-    model = to_onnx(bundle, schemas)
+def _checked_onnx(bundle: Bundle, settings: Settings) -> bytes:
+    model = to_onnx(bundle)
     if len(model) > settings.max_onnx_bytes:
         raise NotCompiled(f"the compiled model is larger than MODEL_MAX_ONNX_BYTES ({len(model)})")
     check_model(model)

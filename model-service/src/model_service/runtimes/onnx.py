@@ -1,7 +1,8 @@
 """Serving with onnxruntime: the model as the verifying child compiled it to ONNX.
 
-One float32 input `[rows, features]` in manifest order; outputs as skl2onnx writes them with
-ZipMap off: the labels, then (classifiers) the probabilities as a plain tensor, or
+One float32 input `[rows, features]` in manifest order, or one input per feature column for
+models fitted on DataFrames or with category features (inputs.py); outputs as skl2onnx writes
+them with ZipMap off: the labels, then (classifiers) the probabilities as a plain tensor, or
 (regressors) the values as `[rows, 1]`. onnxruntime is imported here only, so a replica
 serving no compiled model never pays for it.
 """
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from model_service.runtimes.inputs import Column, feed, layout
 from shared_schemas.inference import RuntimeName
 
 
@@ -32,9 +34,22 @@ class OnnxRuntime:
     name: RuntimeName = "onnxruntime"
     platform = "onnxruntime"
 
-    def __init__(self, model: bytes, *, threads: int, has_proba: bool) -> None:
+    def __init__(
+        self,
+        model: bytes,
+        *,
+        threads: int,
+        has_proba: bool,
+        columns: tuple[str, ...] | None = None,
+    ) -> None:
+        """`columns`: the model's feature columns when it takes one input per column
+        (inputs.model_columns); LayoutError when its inputs are not those."""
         self.session = session(model, threads)
-        self.input = self.session.get_inputs()[0].name
+        inputs = self.session.get_inputs()
+        self.input = inputs[0].name
+        self.columns: tuple[Column, ...] | None = None
+        if columns is not None:
+            self.columns = layout([(i.name, i.type) for i in inputs], columns)
         outputs = [output.name for output in self.session.get_outputs()]
         self.has_proba = has_proba
         # The probabilities are asked for only when they are wanted: a forest's labels alone
@@ -44,9 +59,12 @@ class OnnxRuntime:
 
     def predict(self, given: np.ndarray, proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """The labels or values, and the probabilities when asked and the model has them."""
-        feed = {self.input: np.ascontiguousarray(given, dtype=np.float32)}
+        if self.columns is None:
+            fed = {self.input: np.ascontiguousarray(given, dtype=np.float32)}
+        else:
+            fed = feed(self.columns, given)
         wanted = proba and self.has_proba
-        answered = self.session.run(self.both if wanted else self.labels, feed)
+        answered = self.session.run(self.both if wanted else self.labels, fed)
         predictions = np.asarray(answered[0])
         if predictions.ndim == 2 and predictions.shape[1] == 1:  # a regressor's [rows, 1]
             predictions = predictions[:, 0]
