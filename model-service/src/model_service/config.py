@@ -63,6 +63,10 @@ class Settings(ServiceSettings):
     # be identical. float32 arithmetic differs by about 1e-7; 1e-4 leaves room for a long sum
     # of leaves while a different branch taken in a tree shows far above it.
     runtime_tolerance: float = Field(default=1e-4, ge=0, le=1.0)
+    # Random rows, drawn over each feature's spread, the compiled model must also agree on
+    # (beside the synthetic rows and the examples): a float32 rounding near a tree's split,
+    # which few rows seldom meet, shows among thousands.
+    runtime_parity_rows: int = Field(default=2000, ge=0, le=100_000)
     # Threads onnxruntime uses within (and between) operators per predict call: one, as the
     # inference pool runs several calls at once.
     onnx_threads: int = Field(default=1, ge=1, le=64)

@@ -21,6 +21,8 @@ from shared_schemas.manifest import FeatureSpec, Manifest
 # Enough rows to reach both ends of every number and to vary the combinations; more when a
 # feature has more categories, so that each category is predicted once.
 SYNTHETIC_ROWS = 8
+# The random rows of the compiled model's comparison are the same on every verification.
+PARITY_SEED = 14
 # Where a number with no bounds and no statistics is drawn: around 0.
 AROUND_ZERO = (-1.0, 1.0)
 Describe = Callable[[int], str]
@@ -59,8 +61,13 @@ def _column(feature: FeatureSpec, manifest: Manifest, count: int) -> list[Any]:
         return [feature.categories[i % len(feature.categories)] for i in range(count)]
     if feature.type == "bool":
         return [i % 2 == 1 for i in range(count)]
+    return _numbers(feature, manifest, np.linspace(0, 1, count))
+
+
+def _numbers(feature: FeatureSpec, manifest: Manifest, positions: np.ndarray) -> list[Any]:
+    """A number feature's values at `positions` (0..1) along its spread, within its bounds."""
     points = _points(feature, manifest)
-    spread = np.interp(np.linspace(0, 1, count), np.linspace(0, 1, len(points)), points)
+    spread = np.interp(positions, np.linspace(0, 1, len(points)), points)
     low, high = bounds(feature)
     if feature.type == "int":
         return [int(min(max(round(v), math.ceil(low)), math.floor(high))) for v in spread]
@@ -84,6 +91,27 @@ def synthetic_rows(manifest: Manifest) -> list[dict[str, Any]]:
     ]
 
 
+def random_rows(manifest: Manifest, count: int) -> list[dict[str, Any]]:
+    """`count` rows drawn at random over each feature's spread (categories, both booleans,
+    numbers anywhere between the points the synthetic rows stand on): where a compiled model
+    may part from the original between those few values (float32 rounding near a tree's
+    split). Seeded: every verification of a bundle draws the same rows."""
+    rng = np.random.default_rng(PARITY_SEED)
+    columns: list[list[Any]] = []
+    for feature in manifest.features:
+        if feature.type == "category":
+            assert feature.categories is not None
+            columns.append(
+                [feature.categories[i] for i in rng.integers(0, len(feature.categories), count)]
+            )
+        elif feature.type == "bool":
+            columns.append([bool(v) for v in rng.integers(0, 2, count)])
+        else:
+            columns.append(_numbers(feature, manifest, rng.uniform(0, 1, count)))
+    names = [feature.name for feature in manifest.features]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
 def _instances(schemas: ModelSchemas, rows: list[dict[str, Any]], describe: Describe) -> Any:
     instances = []
     for index, row in enumerate(rows):
@@ -97,10 +125,11 @@ def _instances(schemas: ModelSchemas, rows: list[dict[str, Any]], describe: Desc
     return schemas.to_array(instances)
 
 
-def verification_rows(manifest: Manifest, schemas: ModelSchemas) -> np.ndarray:
-    """The synthetic rows and the bundle's examples as one array (rows already known to fit
-    the contract): what the compiled runtime is compared on."""
+def verification_rows(manifest: Manifest, schemas: ModelSchemas, drawn: int = 0) -> np.ndarray:
+    """The synthetic rows, the bundle's examples and `drawn` random rows as one array (rows
+    already known to fit the contract): what the compiled runtime is compared on."""
     rows = synthetic_rows(manifest) + [example.inputs for example in manifest.examples]
+    rows += random_rows(manifest, drawn)
     array: np.ndarray = _instances(schemas, rows, lambda index: f"verification row {index + 1}")
     return array
 

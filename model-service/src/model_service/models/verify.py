@@ -62,6 +62,7 @@ CHILD_FIELDS = (
     "verify_memory_bytes",
     "example_tolerance",
     "runtime_tolerance",
+    "runtime_parity_rows",
     "max_onnx_bytes",
 )
 
@@ -75,6 +76,7 @@ def verdict_key(manifest_sha256: str, settings: Settings) -> str:
         "unvalidated": sorted(settings.unvalidated_types),
         "tolerance": settings.example_tolerance,
         "runtime_tolerance": settings.runtime_tolerance,
+        "runtime_parity_rows": settings.runtime_parity_rows,
         "max_onnx_bytes": settings.max_onnx_bytes,
     }
     return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()

@@ -58,6 +58,7 @@ def choose(verified: Verified, settings: Settings, schemas_of: Schemas) -> Chose
                 verified.compiled,
                 threads=settings.onnx_threads,
                 has_proba=verdict.has_proba,
+                classes=verdict.classes,
                 columns=model_columns(manifest),
             )
         except Exception as exc:  # onnxruntime refused what the child ran: scikit-learn serves

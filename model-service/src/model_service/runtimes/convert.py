@@ -156,14 +156,20 @@ def compile_bundle(
     verdict = RuntimeVerdict(
         classes=classes_of(bundle.estimator), has_proba=original.has_proba, validated=validated
     )
-    rows = verification_rows(bundle.manifest, schemas)
+    rows = verification_rows(bundle.manifest, schemas, drawn=settings.runtime_parity_rows)
     verdict.predict_seconds["sklearn"] = _best_seconds(original, rows[:1], original.has_proba)
     model = _run(lambda: _checked_onnx(bundle, settings), verdict)
     if model is None:
         return verdict, None
     columns = model_columns(bundle.manifest)
     compiled = _run(
-        lambda: OnnxRuntime(model, threads=1, has_proba=original.has_proba, columns=columns),
+        lambda: OnnxRuntime(
+            model,
+            threads=1,
+            has_proba=original.has_proba,
+            columns=columns,
+            classes=verdict.classes,
+        ),
         verdict,
     )
     if compiled is None:
