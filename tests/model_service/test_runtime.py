@@ -5,8 +5,6 @@ with scikit-learn and says why; a compiled file that is not the one verified nev
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from model_service.main import create_app
 from model_service.models import verify
 from model_service.runtimes.verdicts import compiled_file
 from tests.conftest import INTERNAL, serve_in_process
+from tests.model_service.fresh_replica import load_in_a_fresh_process
 
 pytestmark = pytest.mark.anyio
 FEATURES = ["a", "b", "c", "d"]
@@ -237,22 +236,6 @@ def test_a_replica_serving_only_compiled_models_never_imports_scikit_learn(
     store = tmp_path / "models"
     # Churn's category feature is fed to the compiled model as strings: no scikit-learn either.
     shutil.copytree(verified_store, store, ignore=shutil.ignore_patterns("ridge"))
-    script = (
-        "import sys\n"
-        "from model_service.config import Settings\n"
-        "from model_service.metrics import ModelMetrics\n"
-        "from model_service.models.registry import Registry\n"
-        "from model_service.models.workers import InferencePool\n"
-        f"settings = Settings(models_dir={str(store)!r})\n"
-        "registry = Registry(settings, InferencePool(1), ModelMetrics())\n"
-        "registry.load_all()\n"
-        "print(sorted(registry.readiness().items()))\n"
-        "print(sorted(m for m in ('sklearn', 'skops', 'scipy', 'pandas') if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    ready, imported = done.stdout.strip().splitlines()
+    ready, imported = load_in_a_fresh_process(store)
     assert ready == "[('churn/1', 'ready'), ('forest/1', 'ready'), ('logistic/1', 'ready')]"
     assert imported == "[]"

@@ -7,8 +7,6 @@ column and serve with onnxruntime, answering as scikit-learn on rows the verific
 
 import hashlib
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from model_service.runtimes.onnx import OnnxRuntime
 from model_service.runtimes.verdicts import compiled_file
 from shared_schemas.manifest import Manifest
 from tests.conftest import INTERNAL, serve_in_process
+from tests.model_service.fresh_replica import load_in_a_fresh_process
 
 pytestmark = pytest.mark.anyio
 TOLERANCE = Settings().runtime_tolerance
@@ -221,23 +220,7 @@ def test_a_replica_serving_dataframe_models_compiled_imports_neither_pandas_nor_
 ) -> None:
     store = tmp_path / "models"
     shutil.copytree(verified_store, store)
-    script = (
-        "import sys\n"
-        "from model_service.config import Settings\n"
-        "from model_service.metrics import ModelMetrics\n"
-        "from model_service.models.registry import Registry\n"
-        "from model_service.models.workers import InferencePool\n"
-        f"settings = Settings(models_dir={str(store)!r})\n"
-        "registry = Registry(settings, InferencePool(1), ModelMetrics())\n"
-        "registry.load_all()\n"
-        "print(sorted(registry.readiness().items()))\n"
-        "print(sorted(m for m in ('sklearn', 'skops', 'scipy', 'pandas') if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    ready, imported = done.stdout.strip().splitlines()
+    ready, imported = load_in_a_fresh_process(store)
     models = ("churn", "pets-forest", "pets", "visits")
     assert ready == str([(f"{name}/1", "ready") for name in models])
     assert imported == "[]"
