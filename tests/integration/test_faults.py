@@ -93,6 +93,10 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, demo_models: Path) -> Itera
         "GATEWAY_API_KEY_CACHE_SECONDS": "1",
         # One core for the slow model's distance loops (OpenMP would take both).
         "OMP_NUM_THREADS": "1",
+        # Every request counted in Redis as it comes (the default policy's exact mode): the
+        # SIGTERM test holds its requests in flight by the Redis link's latency. The counting
+        # in process between reports has its own tests (tests/gateway/test_local_limits.py).
+        "GATEWAY_RATE_LIMIT_SYNC_MS": "0",
     }
     stack = Stack(data_dir=tmp_path_factory.mktemp("faults"), env=env, model_replicas=2)
     with running_fault_proxy(stack.redis_port) as link:
