@@ -2,10 +2,12 @@
 
 import asyncio
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from gateway.transport.one_write import JOIN_BYTES, HeadHeld
+from servir_runtime.uvicorn_private.connections import ClosingView
 from tests.gateway.test_connections import running_gateway
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
@@ -98,3 +100,15 @@ async def test_expect_100_continue_still_answers_at_once() -> None:
         writer.close()
     assert interim.startswith(b"HTTP/1.1 100 Continue")
     assert final.startswith(b"HTTP/1.1 200")
+
+
+def test_a_large_answer_through_the_closing_view_is_whole() -> None:
+    # A request that asks to close sees the transport through ClosingView (its close lingers);
+    # a body past JOIN_BYTES goes out beside its head, which the view must pass on.
+    protocol = SimpleNamespace(transport=Sink())
+    held = HeadHeld(ClosingView(protocol))  # type: ignore[arg-type]
+    large = b"x" * (JOIN_BYTES + 1)
+    held.holding = True
+    held.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+    held.write(large)
+    assert protocol.transport.writes == [b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + large]

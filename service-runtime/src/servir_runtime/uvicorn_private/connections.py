@@ -24,7 +24,7 @@ server closes the connections past theirs.
 
 import asyncio
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from functools import partial
 from typing import Any, ClassVar
 
@@ -50,6 +50,10 @@ class ClosingView:
     def write(self, data: bytes) -> None:
         """Write to the real transport."""
         self._protocol.transport.write(data)
+
+    def writelines(self, parts: Iterable[bytes]) -> None:
+        """Write the parts to the real transport, in one go (a head beside its body)."""
+        self._protocol.transport.writelines(parts)
 
     def is_closing(self) -> bool:
         """Whether the real transport is closing."""
