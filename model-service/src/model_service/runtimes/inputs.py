@@ -44,9 +44,7 @@ class LayoutError(ValueError):
 def model_columns(manifest: Manifest) -> tuple[str, ...] | None:
     """The columns a per-column model is fed, in manifest order; None for one input of all."""
     categorical = any(feature.type == "category" for feature in manifest.features)
-    # XGBoost and LightGBM compile with one input `X` (flavors/onnx_export.py), whatever
-    # their bundle says of frames.
-    if manifest.flavor != "sklearn" or (manifest.input_format != "dataframe" and not categorical):
+    if manifest.input_format != "dataframe" and not categorical:
         return None
     return tuple(feature.model_column for feature in manifest.features)
 
