@@ -33,6 +33,7 @@ CSV = frozenset({CSV_MEDIA_TYPE})
 V2_BODY_TYPES = frozenset({"", BINARY_MEDIA_TYPE})
 ALLOW = {"Allow": "POST"}
 LIMIT_SETTING = "MODEL_MAX_BODY_BYTES"
+INFER_HEADERS = (b"content-encoding", b"content-type", b"inference-header-content-length")
 
 
 class PredictFastPath:
@@ -84,19 +85,17 @@ async def infer_response(
 ) -> Response:
     """An Open Inference Protocol inference (JSON or binary tensors) and its answer or problem."""
     plane = state_of(scope["app"]).plane
+    encoding, content_type, header_length = _headers(scope, INFER_HEADERS)
     try:
-        encoding = (_header(scope, b"content-encoding") or "identity").strip().lower()
+        encoding = (encoding or "identity").strip().lower()
         if encoding not in {"identity", ""}:
             detail = f"Content-Encoding {encoding} is not supported; send it plain."
             raise UnsupportedEncoding(detail)
         model = plane.model(name, version)
-        require_json(_header(scope, b"content-type"), also=V2_BODY_TYPES)
+        require_json(content_type, also=V2_BODY_TYPES)
         body = await read_body(scope, receive, limit=max_body_bytes, setting=LIMIT_SETTING)
         answer, headers = await plane.infer(
-            model,
-            body,
-            header_length=_header(scope, b"inference-header-content-length"),
-            request_id=scope["state"]["request_id"],
+            model, body, header_length=header_length, request_id=scope["state"]["request_id"]
         )
         return Response(answer, headers=headers)
     except ServiceError as exc:
@@ -106,6 +105,15 @@ async def infer_response(
 def _header(scope: Scope, name: bytes) -> str | None:
     """The first value of a header (`name` in lower case), as Starlette's `Headers.get`."""
     return next((v.decode("latin-1") for k, v in scope["headers"] if k == name), None)
+
+
+def _headers(scope: Scope, names: tuple[bytes, ...]) -> list[str | None]:
+    """The first value of each header in `names` (lower case), in one pass over the headers."""
+    found: dict[bytes, str | None] = dict.fromkeys(names)
+    for key, value in scope["headers"]:
+        if key in found and found[key] is None:
+            found[key] = value.decode("latin-1")
+    return list(found.values())
 
 
 def _without_slashes(scope: Scope) -> Response:

@@ -78,7 +78,8 @@ class DataPlane:
     async def _counted(self, model: ModelVersion, work: Coroutine[Any, Any, Answer]) -> Answer:
         """`work`'s answer, counted in the model's requests, errors and latency."""
         labels = (model.manifest.name, model.manifest.version)
-        self.metrics.requests.labels(*labels).inc()
+        counted = self.metrics.of_version(*labels)
+        counted.requests.inc()
         started = time.perf_counter()
         try:
             answer = await work
@@ -97,7 +98,7 @@ class DataPlane:
         except Exception:
             self.metrics.errors.labels(*labels, "model_failed").inc()
             raise
-        self.metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+        counted.latency.observe(time.perf_counter() - started)
         return answer
 
 

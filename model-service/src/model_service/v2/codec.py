@@ -10,16 +10,17 @@ with `binary_data` (or the request's `binary_data_output`).
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from math import prod
 from typing import Any
 
 import numpy as np
 import orjson
 
+from model_service.v2.request import Tensor
 from model_service.v2.tensors import NUMERIC_DATATYPES, BadTensor
 from servir_runtime.bodies import byte_count
 from servir_runtime.problems import ServiceError
-from shared_schemas.inference import V2RequestInput
 
 HEADER_LENGTH = "inference-header-content-length"
 BINARY_MEDIA_TYPE = "application/octet-stream"
@@ -47,7 +48,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
     return body[:size], memoryview(body)[size:]
 
 
-def binary_parts(inputs: Sequence[V2RequestInput], binary: memoryview) -> list[memoryview | None]:
+def binary_parts(inputs: Sequence[Tensor], binary: memoryview) -> list[memoryview | None]:
     """Each input's slice of the binary section (None for a JSON input); lengths must add up."""
     parts: list[memoryview | None] = []
     offset = 0
@@ -68,7 +69,7 @@ def binary_parts(inputs: Sequence[V2RequestInput], binary: memoryview) -> list[m
     return parts
 
 
-def tensor_array(tensor: V2RequestInput, part: memoryview | None) -> np.ndarray:
+def tensor_array(tensor: Tensor, part: memoryview | None) -> np.ndarray:
     """The input's values as an array of its shape: numbers, or str for BYTES."""
     if (part is None) == (tensor.data is None):
         raise BadTensor(
@@ -93,7 +94,7 @@ def tensor_array(tensor: V2RequestInput, part: memoryview | None) -> np.ndarray:
     return flat.reshape(tensor.shape)
 
 
-def _json_numbers(tensor: V2RequestInput) -> np.ndarray:
+def _json_numbers(tensor: Tensor) -> np.ndarray:
     try:
         values = np.asarray(tensor.data)
     except ValueError:  # ragged nesting
@@ -116,7 +117,7 @@ def _fits(values: np.ndarray, dtype: np.dtype[Any]) -> bool:
     return bool(values.min() >= limits.min and values.max() <= limits.max)
 
 
-def _bools(tensor: V2RequestInput, part: memoryview | None) -> np.ndarray:
+def _bools(tensor: Tensor, part: memoryview | None) -> np.ndarray:
     """A BOOL input: JSON true/false, or one byte of 0 or 1 each."""
     if part is not None:
         raw = np.frombuffer(part, dtype=np.uint8)
@@ -166,6 +167,10 @@ def _decode_strings(part: memoryview, count: int) -> np.ndarray:
     return np.array(values, dtype=str)
 
 
+_DATATYPES = {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}  # by numpy dtype kind
+_WIRE = {"INT64": "<i8", "FP64": "<f8", "BOOL": "?"}
+
+
 @dataclass(frozen=True)
 class OutputTensor:
     """One output to send: its values and whether they go as binary."""
@@ -174,16 +179,14 @@ class OutputTensor:
     values: np.ndarray
     binary: bool
 
-    @property
+    @cached_property
     def datatype(self) -> str:
         """The protocol datatype of `values`."""
-        return {"b": "BOOL", "i": "INT64", "u": "INT64", "f": "FP64"}.get(
-            self.values.dtype.kind, "BYTES"
-        )
+        return _DATATYPES.get(self.values.dtype.kind, "BYTES")
 
     def flat(self) -> np.ndarray:
         """Row-major values in the wire dtype (str for BYTES)."""
-        wire = {"INT64": "<i8", "FP64": "<f8", "BOOL": "?"}.get(self.datatype)
+        wire = _WIRE.get(self.datatype)
         if wire is None:
             return self.values.astype(str).ravel()
         return np.ascontiguousarray(self.values.ravel(), dtype=wire)

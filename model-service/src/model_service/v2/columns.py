@@ -14,6 +14,7 @@ import numpy as np
 from model_service.errors import InvalidInput
 from model_service.models.registry import ModelVersion
 from model_service.v2.codec import tensor_array
+from model_service.v2.request import Tensor
 from model_service.v2.tensors import (
     NUMERIC_DATATYPES,
     BadTensor,
@@ -24,7 +25,6 @@ from model_service.v2.tensors import (
     spec_of,
     typed_column,
 )
-from shared_schemas.inference import V2RequestInput
 from shared_schemas.problems import FieldError
 
 Part = memoryview | None
@@ -32,7 +32,7 @@ Part = memoryview | None
 
 def feature_rows(
     model: ModelVersion,
-    inputs: Sequence[V2RequestInput],
+    inputs: Sequence[Tensor],
     parts: Sequence[Part],
     max_rows: int,
 ) -> np.ndarray:
@@ -59,11 +59,11 @@ def feature_rows(
 
 
 def _by_feature(
-    model: ModelVersion, inputs: Sequence[V2RequestInput], parts: Sequence[Part]
-) -> dict[int, tuple[V2RequestInput, Part]]:
+    model: ModelVersion, inputs: Sequence[Tensor], parts: Sequence[Part]
+) -> dict[int, tuple[Tensor, Part]]:
     names = model.schemas.names
     order = {name: index for index, name in enumerate(names.wire)}
-    given: dict[int, tuple[V2RequestInput, Part]] = {}
+    given: dict[int, tuple[Tensor, Part]] = {}
     for tensor, part in zip(inputs, parts, strict=True):
         wire = names.known.get(tensor.name)
         if wire is None:
@@ -80,7 +80,7 @@ def _by_feature(
     return given
 
 
-def _row_count(inputs: Sequence[V2RequestInput], max_rows: int) -> int:
+def _row_count(inputs: Sequence[Tensor], max_rows: int) -> int:
     rows = inputs[0].shape[0] if inputs[0].shape else 0
     for tensor in inputs:
         if tensor.shape not in ([rows], [rows, 1]) or rows < 1:
@@ -98,11 +98,11 @@ def _row_count(inputs: Sequence[V2RequestInput], max_rows: int) -> int:
     return rows
 
 
-def _flat(tensor: V2RequestInput, part: Part) -> np.ndarray:
+def _flat(tensor: Tensor, part: Part) -> np.ndarray:
     return tensor_array(tensor, part).reshape(-1)
 
 
-def _numbers(tensor: V2RequestInput, part: Part, spec: TensorSpec, column: int) -> np.ndarray:
+def _numbers(tensor: Tensor, part: Part, spec: TensorSpec, column: int) -> np.ndarray:
     """A numeric or bool feature's values as float64."""
     if tensor.datatype == "BYTES":
         return parse_column(_flat(tensor, part), spec, column)

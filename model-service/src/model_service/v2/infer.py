@@ -8,17 +8,17 @@ asked, classifiers only). Tensor problems are 400, body schema problems 422, mor
 `MODEL_MAX_ROWS` 422; the model failing on rows that fit is 500 (Model error).
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import ValidationError
 
 from model_service.errors import InvalidInput
-from model_service.formats.rows import describe
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion
 from model_service.v2.codec import OutputTensor, binary_parts, render, split_body, tensor_array
 from model_service.v2.columns import feature_rows
+from model_service.v2.request import Request, Tensor, parse_request
 from model_service.v2.small import small_rows
 from model_service.v2.tensors import (
     BadTensor,
@@ -27,15 +27,8 @@ from model_service.v2.tensors import (
     rows_from_strings,
     spec_of,
 )
-from shared_schemas.inference import (
-    Parameters,
-    V2Datatype,
-    V2InferenceRequest,
-    V2ModelMetadata,
-    V2RequestInput,
-    V2TensorMetadata,
-)
-from shared_schemas.problems import FieldError, field_error
+from shared_schemas.inference import V2Datatype, V2ModelMetadata, V2TensorMetadata
+from shared_schemas.problems import FieldError
 
 INPUT = "input"
 PREDICT = "predict"
@@ -87,7 +80,7 @@ async def infer(
 ) -> tuple[bytes, dict[str, str]]:
     """Decode, predict (batched) and render: the response body and its headers."""
     header, binary = split_body(call.body, call.header_length)
-    request = _parse(header)
+    request = parse_request(header)
     wanted = _wanted_outputs(request, model)
     parts = binary_parts(request.inputs, binary)
     if _one_tensor(model, request.inputs):
@@ -110,7 +103,7 @@ async def infer(
     return render(head, outputs)
 
 
-def _one_tensor(model: ModelVersion, inputs: list[V2RequestInput]) -> bool:
+def _one_tensor(model: ModelVersion, inputs: Sequence[Tensor]) -> bool:
     """One input of shape [rows, n_features], under any name (as MLServer and KServe take
     it); else one input per feature. A lone input named after the only feature is the latter
     (it may then be [rows])."""
@@ -124,24 +117,14 @@ def _labels(model: ModelVersion) -> tuple[str, str]:
     return model.manifest.name, model.manifest.version
 
 
-def _parse(header: bytes) -> V2InferenceRequest:
-    try:
-        return V2InferenceRequest.model_validate_json(header)
-    except ValidationError as exc:
-        found = exc.errors(include_url=False, include_input=False)
-        errors = [field_error(error, prefix=["body"]) for error in found]
-        detail = f"The inference request is invalid: {describe(errors)}."
-        raise InvalidInput(detail, errors=errors) from None
-
-
-def _flag(parameters: Parameters | None, key: str, default: bool) -> bool:
+def _flag(parameters: Mapping[str, object] | None, key: str, default: bool) -> bool:
     value = (parameters or {}).get(key, default)
     if not isinstance(value, bool):
         raise BadTensor(f"Parameter {key} must be true or false.")
     return value
 
 
-def _wanted_outputs(request: V2InferenceRequest, model: ModelVersion) -> dict[str, bool]:
+def _wanted_outputs(request: Request, model: ModelVersion) -> dict[str, bool]:
     """Output name -> binary, in the order asked; `predict` alone when none are named."""
     default = _flag(request.parameters, "binary_data_output", False)
     if not request.outputs:
@@ -158,7 +141,7 @@ def _wanted_outputs(request: V2InferenceRequest, model: ModelVersion) -> dict[st
 
 
 def _rows(
-    model: ModelVersion, tensor: V2RequestInput, part: memoryview | None, max_rows: int
+    model: ModelVersion, tensor: Tensor, part: memoryview | None, max_rows: int
 ) -> np.ndarray:
     spec = spec_of(model)
     width = len(spec.names)

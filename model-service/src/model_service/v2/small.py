@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from model_service.v2.request import Tensor
 from model_service.v2.tensors import TensorSpec
-from shared_schemas.inference import V2RequestInput
 
 SMALL = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def small_rows(tensor: V2RequestInput, spec: TensorSpec) -> np.ndarray | None:
+def small_rows(tensor: Tensor, spec: TensorSpec) -> np.ndarray | None:
     """The checked float64 rows of a small numeric JSON tensor of shape [rows, n_features];
     None when the array path must decide (too big, another datatype, or anything amiss)."""
     if tensor.data is None or spec.categories or tensor.datatype not in ("FP64", "INT64"):
