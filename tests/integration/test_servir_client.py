@@ -351,6 +351,7 @@ def test_cli_push_show_predict_by_training_names_and_rm(
     assert json.loads(pushed.stdout)["name"] == name
     shown = cli("models", "show", name)
     assert "sepal length (cm)" in shown.stdout
+    assert any(line.startswith("runtime ") for line in shown.stdout.splitlines())
     source = tmp_path / "trained.csv"
     source.write_text(",".join(TRAINING_NAMES) + "\n" + ",".join(map(str, SETOSA.values())) + "\n")
     predicted = cli("predict", name, "--input", str(source))
