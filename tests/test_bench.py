@@ -109,6 +109,14 @@ def test_the_quick_matrix_is_a_shorter_part_of_the_full_one() -> None:
     assert plan({"BENCH_QUICK": "1", "BENCH_DURATION": "7"}).duration_s == 7
 
 
+def test_repeats_multiply_the_time_under_load() -> None:
+    once, thrice = plan({"BENCH_QUICK": "1"}), plan({"BENCH_QUICK": "1", "BENCH_REPEAT": "3"})
+    assert (once.repeats, thrice.repeats) == (1, 3)
+    cells = len(once.cells)
+    assert thrice.estimate_s() - once.estimate_s() == 2 * cells * once.duration_s
+    assert plan({"BENCH_REPEAT": "0"}).repeats == 1
+
+
 def test_bodies_are_rows_around_the_training_means_inside_the_range(tmp_path: Path) -> None:
     folder = tmp_path / "m" / "1"
     folder.mkdir(parents=True)

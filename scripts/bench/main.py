@@ -46,18 +46,31 @@ def url_of(cell: Cell, base: str) -> str:
 
 
 def measure(cell: Cell, target: Target, bodies: Bodies, plan: Plan) -> dict[str, Any]:
-    """Warm up, then one cell: wrk's figures and the servers' CPU per request."""
+    """Warm up, then one cell (`plan.repeats` runs, the median's figures): wrk's figures and
+    the servers' CPU per request."""
     load = Load(url_of(cell, target.url), target.headers, bodies.of(cell), cell.connections)
     run_wrk(load, plan.warmup_s)
+    runs = sorted(
+        (one_run(cell, target, load, plan.duration_s) for _ in range(plan.repeats)),
+        key=lambda run: float(run["requests_per_s"]),
+    )
+    result = runs[len(runs) // 2]
+    if plan.repeats > 1:
+        result["requests_per_s_runs"] = [run["requests_per_s"] for run in runs]
+    cost = result["cpu_ms_per_request"]
+    say(f"  {cell.name}: {result['requests_per_s']:.0f} req/s, {cost} ms CPU/request")
+    return result
+
+
+def one_run(cell: Cell, target: Target, load: Load, seconds: int) -> dict[str, Any]:
+    """One wrk run of a cell, with the servers' CPU time read around it."""
     before = [cpu_ms([pid]) for pid in target.pids]
-    figures = parse_wrk(run_wrk(load, plan.duration_s))
+    figures = parse_wrk(run_wrk(load, seconds))
     after = [cpu_ms([pid]) for pid in target.pids]
     result: dict[str, Any] = {"cell": cell.name, **asdict(cell), **asdict(figures)}
     result["cpu_ms_per_request"] = per_request_ms(sum(before), sum(after), figures.requests)
     if cell.target == STACK:  # pids: gateway first
         result["gateway_cpu_ms_per_request"] = per_request_ms(before[0], after[0], figures.requests)
-    cost = result["cpu_ms_per_request"]
-    say(f"  {cell.name}: {figures.requests_per_s:.0f} req/s, {cost} ms CPU/request")
     return result
 
 

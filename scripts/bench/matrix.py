@@ -40,10 +40,11 @@ class Plan:
     warmup_s: int
     duration_s: int
     cells: list[Cell]
+    repeats: int = 1  # runs per cell; the one with the median req/s is reported
 
     def estimate_s(self) -> int:
         """Time under load, without the servers' starts."""
-        return len(self.cells) * (self.warmup_s + self.duration_s)
+        return len(self.cells) * (self.warmup_s + self.repeats * self.duration_s)
 
 
 def _echo(shapes: list[tuple[int, int]]) -> list[Cell]:
@@ -79,7 +80,10 @@ def quick_cells() -> list[Cell]:
 
 def plan(env: dict[str, str]) -> Plan:
     """BENCH_QUICK=1: the quick matrix, 3 s per cell; else the full one, 5 s per cell.
-    BENCH_DURATION overrides the seconds per cell (each after a 1 s warm-up)."""
+    BENCH_DURATION overrides the seconds per cell (each after a 1 s warm-up); BENCH_REPEAT
+    runs each cell that many times and reports the run with the median req/s (on a machine
+    whose neighbours come and go, one run can be a third off)."""
     quick = env.get("BENCH_QUICK", "") not in ("", "0")
     duration = int(env.get("BENCH_DURATION", "3" if quick else "5"))
-    return Plan(quick, 1, duration, quick_cells() if quick else full_cells())
+    repeats = max(1, int(env.get("BENCH_REPEAT", "1")))
+    return Plan(quick, 1, duration, quick_cells() if quick else full_cells(), repeats)

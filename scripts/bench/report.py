@@ -52,6 +52,7 @@ def document(
         "quick": plan.quick,
         "warmup_s": plan.warmup_s,
         "duration_s": plan.duration_s,
+        "repeats": plan.repeats,
         "servers_on_cpu": 0 if pinned else None,
         "wrk_on_cpu": 1 if pinned else None,
         "cpu_ms_per_request": "utime+stime of the server processes over the cell / requests",
