@@ -28,9 +28,9 @@ LOAD_SECONDS = 120.0
 def no_aliases(redis_url: str) -> Iterator[None]:
     """The replicas share the session's Redis: start and end without aliases."""
     client = redis.Redis.from_url(redis_url)
-    client.delete(redis_keys.ALIASES)
+    client.delete(redis_keys.ALIASES, redis_keys.ALIASES_PUBLIC)
     yield
-    client.delete(redis_keys.ALIASES)
+    client.delete(redis_keys.ALIASES, redis_keys.ALIASES_PUBLIC)
     client.close()
 
 

@@ -205,6 +205,12 @@ def test_push_predict_by_training_names_unload_load_and_delete(
     admin.unload(name)
     admin.load(name)
     assert admin.infer(name, [list(SETOSA.values())]).outputs[0].data == ["setosa"]
+    described = admin.set_alias(name, "canary", "1", public=True)
+    assert (described.aliases["canary"], "canary" in described.public_aliases) == ("1", True)
+    assert admin.predict(name, frame, version="canary").version == "1"
+    admin.remove_alias(name, "canary")
+    with pytest.raises(NotFound):
+        admin.predict(name, frame, version="canary")
     admin.delete(name, "1")
     with pytest.raises(NotFound):
         admin.model(name)

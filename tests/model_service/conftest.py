@@ -68,7 +68,7 @@ def no_aliases(redis_url: str) -> Iterator[None]:
     """Aliases live in the session's Redis: no test may leave them to the next (whose store
     may lack the version they point at)."""
     client = redis.Redis.from_url(redis_url)
-    client.delete(redis_keys.ALIASES)
+    client.delete(redis_keys.ALIASES, redis_keys.ALIASES_PUBLIC)
     yield
-    client.delete(redis_keys.ALIASES)
+    client.delete(redis_keys.ALIASES, redis_keys.ALIASES_PUBLIC)
     client.close()

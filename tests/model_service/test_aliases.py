@@ -1,4 +1,5 @@
-"""The `production` alias: the version a model's unversioned routes serve (issue 13, item 4).
+"""The `production` alias: the version a model's unversioned routes serve (issue 13, item 4;
+other aliases: test_alias_names.py).
 
 A model's first version becomes production; later ones never do by themselves; an admin moves
 it with PUT, every replica follows (through the event, or its sync when it missed it).
@@ -124,7 +125,9 @@ async def test_the_production_version_cannot_be_deleted_but_the_last_one_can(
 @pytest.mark.parametrize(
     ("alias", "body", "status"),
     [
-        ("staging", {"version": "1"}, 422),  # a valid name, not settable yet
+        ("staging", {"version": "1", "public": "yes"}, 422),  # strict: a bool
+        ("-staging", {"version": "1"}, 422),
+        ("s" * 33, {"version": "1"}, 422),
         ("Prod!", {"version": "1"}, 422),
         ("production", {"version": "7"}, 422),  # no such version
         ("production", {"version": "0"}, 422),  # not a version

@@ -1,5 +1,6 @@
 """`servir models show` as a human reads it: the runtime line names what serves the version,
-the measured difference when compiled, and the reason when not."""
+the measured difference when compiled, and the reason when not; the aliases line marks the
+public ones."""
 
 import pytest
 
@@ -9,7 +10,7 @@ from shared_schemas.inference import ModelMetadata, RuntimeInfo
 from shared_schemas.manifest import FeatureSpec
 
 
-def metadata(runtime: RuntimeInfo | None) -> ModelMetadata:
+def metadata(runtime: RuntimeInfo | None, **extra: object) -> ModelMetadata:
     return ModelMetadata(
         name="iris",
         versions=["1"],
@@ -21,6 +22,7 @@ def metadata(runtime: RuntimeInfo | None) -> ModelMetadata:
         input_schema={},
         max_rows=1000,
         runtime=runtime,
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -50,3 +52,17 @@ def test_the_runtime_line(runtime: RuntimeInfo, line: str) -> None:
 
 def test_an_older_service_shows_no_runtime_line() -> None:
     assert shown(None) == []
+
+
+def test_the_aliases_line_marks_public_ones() -> None:
+    described = metadata(
+        None,
+        aliases={"production": "1", "canary": "2", "staging": "3"},
+        public_aliases=["canary", "production"],
+    )
+    with output.out.capture() as captured:
+        describe(described)
+    lines = [line for line in captured.get().splitlines() if line.startswith("aliases")]
+    assert lines == [
+        "aliases production -> 1, canary -> 2 (public), staging -> 3; at most 1000 rows per request"
+    ]

@@ -23,6 +23,8 @@ class Settings(ServiceSettings):
     # the host's models/ here, read-only, while models_dir is the replicas' shared volume).
     import_dir: Path | None = None
     max_rows: int = Field(default=1000, ge=1, le=1_000_000)
+    # Aliases per model (`production` among them); one more is 422.
+    max_aliases: int = Field(default=16, ge=1, le=1000)
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
     allow_pickle: bool = False
     max_batch_size: int = Field(default=256, ge=1, le=100_000)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from model_service.errors import InvalidInput, ModelError
+from model_service.errors import InvalidInput, ModelError, NotFound
 from model_service.formats.request import RequestForm, read_request, request_form
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion, Registry
@@ -37,8 +37,20 @@ class DataPlane:
         self.registry = registry
         self.metrics = registry.metrics
 
-    def model(self, name: str, version: str | None = None) -> ModelVersion:
-        """A servable version (production's when none is named); 404 or 503 otherwise."""
+    def model(
+        self, name: str, version: str | None = None, *, scopes: str | None = None
+    ) -> ModelVersion:
+        """A servable version (production's when none is named); 404 or 503 otherwise. `name`
+        may be `model@alias`, and `version` an alias name (stock V2 clients put it there): the
+        alias's version then, 403 when it is not public and `scopes` (the gateway's
+        X-Servir-Scopes; None from an internal caller) lack models:admin."""
+        if "@" in name:
+            if version is not None:  # `/models/iris@canary/versions/2/...` names no model
+                raise NotFound(f"No model {name} version {version}.")
+            name, _, alias = name.partition("@")
+            version = self.registry.aliases.resolve(name, alias, scopes)
+        elif version is not None and not version.isdigit():
+            version = self.registry.aliases.resolve(name, version, scopes)
         return self.registry.get(name, version)
 
     def summaries(self) -> list[ModelSummary]:

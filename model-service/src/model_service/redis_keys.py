@@ -8,6 +8,7 @@ UNLOADED = "model:unloaded"
 # Hash of every model's aliases: field `<name>@<alias>`, value the version it points at. The
 # `production` alias is the version a model's unversioned routes serve.
 ALIASES = "model:aliases"
+ALIASES_PUBLIC = "model:aliases:public"  # the same fields as ALIASES, for the public ones
 
 
 def text(value: bytes | str) -> str:

@@ -35,6 +35,9 @@ class ModelSummary(Contract):
     description: str
     # Alias -> version; `production` is the version the unversioned routes serve.
     aliases: dict[str, str] = Field(default_factory=dict)
+    # Aliases any caller with models:predict may call directly (`/models/{name}@{alias}/...`);
+    # the others need models:admin. `production` is always public.
+    public_aliases: list[str] = Field(default_factory=list)
 
 
 RuntimeName = Literal["sklearn", "onnxruntime", "xgboost", "lightgbm"]
@@ -66,6 +69,8 @@ class ModelMetadata(Contract):
     max_rows: int
     # Alias -> version; `production` is the version the unversioned routes serve.
     aliases: dict[str, str] = Field(default_factory=dict)
+    # Aliases any caller with models:predict may call directly; the others need models:admin.
+    public_aliases: list[str] = Field(default_factory=list)
     # What runs the shown version's predictions (None from services older than runtimes).
     runtime: RuntimeInfo | None = None
 
@@ -173,9 +178,11 @@ class RepositoryEvent(Contract):
 
 
 class AliasRequest(Contract):
-    """`PUT /models/{name}/aliases/{alias}` body: the version the alias points at (loaded)."""
+    """`PUT /models/{name}/aliases/{alias}` body: the version the alias points at (loaded), and
+    whether callers with models:predict may call it directly (`production` always may)."""
 
     version: ModelVersion
+    public: bool = False
 
 
 class RepositoryIndexRequest(Contract):

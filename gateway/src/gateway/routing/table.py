@@ -137,6 +137,7 @@ ROUTES: Final = (
     Route("POST", "/models/{name}/invocations", MODEL, "models:predict"),
     Route("DELETE", "/models/{name}/versions/{version}", MODEL, "models:admin"),
     Route("PUT", "/models/{name}/aliases/{alias}", MODEL, "models:admin"),
+    Route("DELETE", "/models/{name}/aliases/{alias}", MODEL, "models:admin"),
     Route("POST", "/models/{name}/versions/{version}/predict", MODEL, "models:predict"),
     Route("POST", "/models/{name}/versions/{version}/invocations", MODEL, "models:predict"),
     # The model-service: the Open Inference Protocol (V2).

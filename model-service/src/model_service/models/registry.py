@@ -208,6 +208,7 @@ class Registry:
             versions=versions,
             default_version=default,
             aliases=self.aliases.of(name),
+            public_aliases=self.aliases.public_of(name),
             task=shown.manifest.task,
             description=shown.manifest.description,
         )

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from model_service import redis_keys
 from model_service.errors import BadBundle, NotFound
 from model_service.models.registry import ModelVersion, Registry
-from model_service.repository.aliases import AliasKeeper
+from model_service.repository.alias_keeper import AliasKeeper
 from model_service.repository.arrivals import Arrivals
 from model_service.repository.store import ModelStore
 from model_service.repository.uploads import receive_upload
@@ -147,12 +147,15 @@ class ModelRepository:
         await self._announce("unload", name, None, required=True, versions=keep_out)
         return keep_out
 
-    async def point_alias(self, name: str, alias: str, version: str) -> None:
-        """Point a model's alias at one of its loaded versions, here and on every replica."""
+    async def point_alias(self, name: str, alias: str, version: str | None, public: bool) -> None:
+        """Point a model's alias at a loaded version (None removes it), here and everywhere."""
         async with self.lock:  # not while this replica loads or deletes a version
             if not self.store.versions(name) and name not in self.registry.models:
                 raise NotFound(f"No model {name}.")
-            await self.aliases.point(name, alias, version)
+            if version is None:
+                await self.aliases.remove(name, alias)
+            else:
+                await self.aliases.point(name, alias, version, public=public)
 
     async def _load_one(self, name: str, version: str) -> ModelVersion | None:
         # skops loading is CPU-bound: off the event loop.

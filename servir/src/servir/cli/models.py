@@ -1,4 +1,4 @@
-"""`servir push` and `servir models ls|show|load|unload|rm|promote`."""
+"""`servir push` and `servir models ls|show|load|unload|rm|promote|alias|unalias`."""
 
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +11,7 @@ from servir.cli.session import session
 from shared_schemas.inference import ModelMetadata, RuntimeInfo
 
 app = typer.Typer(
-    help="List, inspect, load, unload, delete and promote models.", no_args_is_help=True
+    help="List, inspect, load, unload, delete, promote and alias models.", no_args_is_help=True
 )
 NameArg = Annotated[str, typer.Argument(help="The model's name.")]
 
@@ -62,7 +62,11 @@ def show(ctx: typer.Context, name: NameArg, json_out: JsonFlag = False) -> None:
 
 def describe(metadata: ModelMetadata) -> None:
     """The metadata as a human reads it."""
-    aliases = ", ".join(f"{alias} -> {version}" for alias, version in metadata.aliases.items())
+    public = set(metadata.public_aliases) - {"production"}  # production always is
+    aliases = ", ".join(
+        f"{alias} -> {version}" + (" (public)" if alias in public else "")
+        for alias, version in metadata.aliases.items()
+    )
     output.say(f"{metadata.name} ({metadata.task}): {metadata.description}")
     output.say(f"versions {', '.join(metadata.versions)}; default {metadata.default_version}")
     output.say(f"aliases {aliases or 'none'}; at most {metadata.max_rows} rows per request")
@@ -146,6 +150,45 @@ def promote(
         output.emit_json({"name": name, "aliases": {"production": version}})
     else:
         output.say(f"{name}: production -> {version}")
+
+
+@app.command("alias")
+def alias(
+    ctx: typer.Context,
+    name: NameArg,
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="canary, staging, ...")],
+    version: Annotated[str, typer.Argument(help="The loaded version it points at.")],
+    public: Annotated[
+        bool, typer.Option("--public", help="Callers with models:predict may call it.")
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Point ALIAS of the model at VERSION (predict with --version ALIAS to call it)."""
+    opts = options(ctx, json_out)
+    with session(opts) as client:
+        metadata = client.set_alias(name, alias_name, version, public=public)
+    if opts.json:
+        output.emit_json(metadata)
+    else:
+        shown = " (public)" if alias_name in metadata.public_aliases else ""
+        output.say(f"{name}: {alias_name} -> {version}{shown}")
+
+
+@app.command("unalias")
+def unalias(
+    ctx: typer.Context,
+    name: NameArg,
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias to remove.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Remove ALIAS of the model (production cannot be removed: promote another version)."""
+    opts = options(ctx, json_out)
+    with session(opts) as client:
+        client.remove_alias(name, alias_name)
+    if opts.json:
+        output.emit_json({"name": name, "removed": alias_name})
+    else:
+        output.say(f"{name}: {alias_name} removed")
 
 
 def _runtime(runtime: RuntimeInfo) -> str:

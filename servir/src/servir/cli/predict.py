@@ -34,7 +34,9 @@ def predict(
         Path | None, typer.Option("--output", "-o", help="Write here (default: stdout).")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.json,
-    version: Annotated[str | None, typer.Option(help="A version (default: production).")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="A version or an alias (default: production).")
+    ] = None,
     probabilities: Annotated[
         bool, typer.Option("--probabilities", help="Also the class probabilities.")
     ] = False,

@@ -152,7 +152,18 @@ class AsyncClient(ClientBase):
 
     async def set_production(self, name: str, version: str) -> None:
         """Point the model's `production` alias (what unversioned predictions use) at `version`."""
-        await self._run(self._ops.set_production(name, version))
+        await self._run(self._ops.set_alias(name, "production", version, False))
+
+    async def set_alias(
+        self, name: str, alias: str, version: str, *, public: bool = False
+    ) -> ModelMetadata:
+        """Point `alias` of the model at `version` (call it as `predict(..., version=alias)`);
+        without `public`, calling it needs models:admin. The model's metadata after."""
+        return await self._run(self._ops.set_alias(name, alias, version, public))
+
+    async def remove_alias(self, name: str, alias: str) -> None:
+        """Remove an alias of the model (not `production`)."""
+        await self._run(self._ops.remove_alias(name, alias))
 
     async def predict(
         self, name: str, rows: object, *, version: str | None = None, probabilities: bool = False

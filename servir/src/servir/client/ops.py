@@ -150,9 +150,13 @@ class Operations:
     def delete(self, name: str, version: str) -> Op[None]:
         yield from self.act(Call("DELETE", f"/models/{_q(name)}/versions/{_q(version)}"))
 
-    def set_production(self, name: str, version: str) -> Op[None]:
-        path = f"/models/{_q(name)}/aliases/production"
-        yield from self.act(Call("PUT", path, json={"version": version}))
+    def set_alias(self, name: str, alias: str, version: str, public: bool) -> Op[ModelMetadata]:
+        path = f"/models/{_q(name)}/aliases/{_q(alias)}"
+        body = {"version": version, "public": public}
+        return (yield from self.fetch(Call("PUT", path, json=body), ModelMetadata))
+
+    def remove_alias(self, name: str, alias: str) -> Op[None]:
+        yield from self.act(Call("DELETE", f"/models/{_q(name)}/aliases/{_q(alias)}"))
 
     def predict(
         self, name: str, rows: object, version: str | None, probabilities: bool

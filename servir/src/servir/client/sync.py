@@ -150,7 +150,18 @@ class Client(ClientBase):
 
     def set_production(self, name: str, version: str) -> None:
         """Point the model's `production` alias (what unversioned predictions use) at `version`."""
-        self._run(self._ops.set_production(name, version))
+        self._run(self._ops.set_alias(name, "production", version, False))
+
+    def set_alias(
+        self, name: str, alias: str, version: str, *, public: bool = False
+    ) -> ModelMetadata:
+        """Point `alias` of the model at `version` (call it as `predict(..., version=alias)`);
+        without `public`, calling it needs models:admin. The model's metadata after."""
+        return self._run(self._ops.set_alias(name, alias, version, public))
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Remove an alias of the model (not `production`)."""
+        self._run(self._ops.remove_alias(name, alias))
 
     def predict(
         self, name: str, rows: object, *, version: str | None = None, probabilities: bool = False
