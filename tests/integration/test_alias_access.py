@@ -38,6 +38,9 @@ def test_a_private_alias_serves_admins_and_a_public_one_everyone_who_predicts(
     assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     assert gateway.post(by_version, json=V2_BODY, headers=predictor).status_code == 403
+    # Scopes the caller claims itself never reach the model-service: the gateway sends its own.
+    claimed = {**predictor, "X-Servir-Scopes": "models:admin"}
+    assert gateway.post(by_name, json={"instances": [SETOSA]}, headers=claimed).status_code == 403
     answered = gateway.post(by_name, json={"instances": [SETOSA]}, headers=admin)
     assert answered.status_code == 200, answered.text
     assert answered.json()["version"] == "1"
