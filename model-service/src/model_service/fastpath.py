@@ -33,9 +33,7 @@ CSV = frozenset({CSV_MEDIA_TYPE})
 V2_BODY_TYPES = frozenset({"", BINARY_MEDIA_TYPE})
 ALLOW = {"Allow": "POST"}
 LIMIT_SETTING = "MODEL_MAX_BODY_BYTES"
-# The caller's scopes, as the gateway forwards them (absent on internal calls).
-SCOPES = b"x-servir-scopes"
-INFER_HEADERS = (b"content-encoding", b"content-type", b"inference-header-content-length", SCOPES)
+INFER_HEADERS = (b"content-encoding", b"content-type", b"inference-header-content-length")
 
 
 class PredictFastPath:
@@ -71,7 +69,7 @@ class PredictFastPath:
     ) -> Response:
         plane = state_of(scope["app"]).plane
         try:
-            model = plane.model(name, version, scopes=_header(scope, SCOPES))
+            model = plane.model(name, version, scope=scope)
             content_type = _header(scope, b"content-type")
             require_json(content_type, also=CSV)
             csv = media_type(content_type) == CSV_MEDIA_TYPE
@@ -87,13 +85,13 @@ async def infer_response(
 ) -> Response:
     """An Open Inference Protocol inference (JSON or binary tensors) and its answer or problem."""
     plane = state_of(scope["app"]).plane
-    encoding, content_type, header_length, scopes = _headers(scope, INFER_HEADERS)
+    encoding, content_type, header_length = _headers(scope, INFER_HEADERS)
     try:
         encoding = (encoding or "identity").strip().lower()
         if encoding not in {"identity", ""}:
             detail = f"Content-Encoding {encoding} is not supported; send it plain."
             raise UnsupportedEncoding(detail)
-        model = plane.model(name, version, scopes=scopes)
+        model = plane.model(name, version, scope=scope)
         require_json(content_type, also=V2_BODY_TYPES)
         body = await read_body(scope, receive, limit=max_body_bytes, setting=LIMIT_SETTING)
         answer, headers = await plane.infer(

@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import orjson
+from starlette.types import Scope
 
 from model_service.errors import InvalidInput, ModelError, NotFound
 from model_service.formats.request import RequestForm, read_request, request_form
@@ -23,11 +24,18 @@ from shared_schemas.inference import ModelMetadata, ModelSummary, V2ModelMetadat
 from shared_schemas.problems import FieldError
 
 logger = logging.getLogger("servir.models")
+SCOPES = b"x-servir-scopes"  # the caller's scopes, as the gateway forwards them
 Answer = TypeVar("Answer")
 # What the caller sent wrong (counted as `invalid_input`). The model raising on valid rows is
 # `model_error` (ModelError, a 500); anything else (a timeout, a version out of service) is
 # `model_failed`.
 CALLER_ERRORS = (InvalidInput, BadTensor)
+
+
+def _scopes(scope: Scope | None) -> str | None:
+    """The caller's scopes as the gateway forwards them; None on an internal call."""
+    found = next((v for k, v in scope["headers"] if k == SCOPES), None) if scope else None
+    return found.decode("latin-1") if found is not None else None
 
 
 class DataPlane:
@@ -38,19 +46,23 @@ class DataPlane:
         self.metrics = registry.metrics
 
     def model(
-        self, name: str, version: str | None = None, *, scopes: str | None = None
+        self, name: str, version: str | None = None, *, scope: Scope | None = None
     ) -> ModelVersion:
-        """A servable version (production's when none is named); 404 or 503 otherwise. `name`
-        may be `model@alias`, and `version` an alias name (stock V2 clients put it there): the
-        alias's version then, 403 when it is not public and `scopes` (the gateway's
-        X-Servir-Scopes; None from an internal caller) lack models:admin."""
+        """A servable version (production's, or the traffic split's, when none is named); 404
+        or 503 otherwise. `name` may be `model@alias`, and `version` an alias name (stock V2
+        clients put it there): the alias's version then, 403 when it is not public and the
+        request's `scope` carries scopes (the gateway's X-Servir-Scopes; none on internal
+        calls) without models:admin."""
+        aliases = self.registry.aliases
         if "@" in name:
             if version is not None:  # `/models/iris@canary/versions/2/...` names no model
                 raise NotFound(f"No model {name} version {version}.")
             name, _, alias = name.partition("@")
-            version = self.registry.aliases.resolve(name, alias, scopes)
+            version = aliases.resolve(name, alias, _scopes(scope))
         elif version is not None and not version.isdigit():
-            version = self.registry.aliases.resolve(name, version, scopes)
+            version = aliases.resolve(name, version, _scopes(scope))
+        elif version is None and (split := aliases.splits.get(name)) is not None:
+            version = split.choose(name, scope)
         return self.registry.get(name, version)
 
     def summaries(self) -> list[ModelSummary]:

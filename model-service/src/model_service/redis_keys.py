@@ -9,6 +9,8 @@ UNLOADED = "model:unloaded"
 # `production` alias is the version a model's unversioned routes serve.
 ALIASES = "model:aliases"
 ALIASES_PUBLIC = "model:aliases:public"  # the same fields as ALIASES, for the public ones
+# Hash of traffic splits: field the model's name, value its TrafficSplit JSON.
+TRAFFIC = "model:traffic"
 
 
 def text(value: bytes | str) -> str:

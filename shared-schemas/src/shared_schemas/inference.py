@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from shared_schemas.base import WHOLE_NUMBER, Contract
 from shared_schemas.manifest import FeatureSpec, Label, ModelName, ModelVersion, Scalar, Task
@@ -155,7 +155,7 @@ class V2InferenceResponse(Contract):
     outputs: list[V2ResponseOutput]
 
 
-RepositoryAction = Literal["load", "unload", "delete", "alias"]
+RepositoryAction = Literal["load", "unload", "delete", "alias", "traffic"]
 # A model's alias: a name pointing at one of its versions (`production` serves by default).
 AliasName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
 IndexState = Literal["READY", "UNAVAILABLE"]
@@ -183,6 +183,27 @@ class AliasRequest(Contract):
 
     version: ModelVersion
     public: bool = False
+
+
+# `principal`, or the name of a request header whose value keeps a caller on one version.
+StickyBy = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+TrafficWeight = Annotated[int, Field(ge=0, le=100)]
+
+
+class TrafficSplit(Contract):
+    """`PUT /models/{name}/traffic` body and `GET` answer: how the model's unversioned routes
+    share requests between loaded versions (integer weights summing to 100). `sticky_by`
+    keeps a caller on one version: `principal` (the authenticated caller), or a header the
+    operator names (its value); null draws every request afresh."""
+
+    split: Annotated[dict[ModelVersion, TrafficWeight], Field(min_length=1, max_length=16)]
+    sticky_by: StickyBy | None = None
+
+    @model_validator(mode="after")
+    def _weights_sum_to_100(self) -> "TrafficSplit":
+        if sum(self.split.values()) != 100:
+            raise ValueError(f"the weights sum to {sum(self.split.values())}, not 100")
+        return self
 
 
 class RepositoryIndexRequest(Contract):

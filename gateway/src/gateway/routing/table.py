@@ -138,6 +138,9 @@ ROUTES: Final = (
     Route("DELETE", "/models/{name}/versions/{version}", MODEL, "models:admin"),
     Route("PUT", "/models/{name}/aliases/{alias}", MODEL, "models:admin"),
     Route("DELETE", "/models/{name}/aliases/{alias}", MODEL, "models:admin"),
+    Route("PUT", "/models/{name}/traffic", MODEL, "models:admin"),
+    Route("GET", "/models/{name}/traffic", MODEL, "models:read"),
+    Route("DELETE", "/models/{name}/traffic", MODEL, "models:admin"),
     Route("POST", "/models/{name}/versions/{version}/predict", MODEL, "models:predict"),
     Route("POST", "/models/{name}/versions/{version}/invocations", MODEL, "models:predict"),
     # The model-service: the Open Inference Protocol (V2).

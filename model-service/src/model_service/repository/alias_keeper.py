@@ -21,8 +21,9 @@ from model_service.repository.aliases import (
     field,
     read_aliases,
 )
+from model_service.repository.traffic import Split
 from servir_runtime.problems import NotFound
-from shared_schemas.inference import RepositoryEvent
+from shared_schemas.inference import RepositoryEvent, TrafficSplit
 
 if TYPE_CHECKING:  # the registry keeps an AliasTable: a runtime import would go round
     from model_service.models.registry import Registry
@@ -53,10 +54,10 @@ class AliasKeeper:
         """Take Redis's aliases (after an event, and on every sync)."""
         self.reads += 1
         mine = self.reads
-        table, public = await read_aliases(self.redis)
+        stored = await read_aliases(self.redis)
         if mine > self.applied:
             self.applied = mine
-            self._take(lambda aliases: aliases.replace(table, public))
+            self._take(lambda aliases: aliases.replace(stored))
 
     def _set_here(self, name: str, alias: str, version: str | None, public: bool = False) -> None:
         self.reads += 1
@@ -86,6 +87,30 @@ class AliasKeeper:
             raise NotFound(f"Model {name} has no alias {alias}.")
         await self._write(name, alias, None, False)
         self._set_here(name, alias, None)
+
+    async def set_traffic(self, name: str, spec: TrafficSplit | None) -> None:
+        """Set (None: clear) the model's traffic split, in Redis and for every replica; a
+        version it names that is not loaded here is 422."""
+        loaded = self.registry.models.get(name, {})
+        for version in spec.split if spec is not None else ():
+            if version not in loaded:
+                detail = f"Version {version} of {name} is not loaded: a split sends to loaded ones."
+                raise AliasRefused(detail, loc=["body", "split", version])
+        event = RepositoryEvent(action="traffic", name=name, origin=self.replica_id)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if spec is None:
+                    pipe.hdel(redis_keys.TRAFFIC, name)
+                else:
+                    pipe.hset(redis_keys.TRAFFIC, name, spec.model_dump_json())
+                pipe.publish(redis_keys.REPOSITORY_CHANNEL, event.model_dump_json())
+                await pipe.execute()
+        except REDIS_FAILURES:
+            raise AliasesUnreachable from None
+        self.reads += 1
+        self.applied = self.reads
+        split = Split.of(spec) if spec is not None else None
+        self._take(lambda table: table.set_split(name, split))
 
     async def _write(self, name: str, alias: str, version: str | None, public: bool) -> None:
         """Set (or, with None, remove) the alias in Redis and tell the other replicas. A new
@@ -131,7 +156,14 @@ class AliasKeeper:
         """Before `version` is deleted: 409 while an alias points at it, unless it is the
         model's `last` version, whose aliases then go with it."""
         try:
-            aliases = (await read_aliases(self.redis))[0].get(name, {})
+            stored = await read_aliases(self.redis)
+            aliases = stored.table.get(name, {})
+            split = stored.splits.get(name)
+            if split is not None and version in split.spec.split and not last:
+                raise Conflict(
+                    f"The traffic split of {name} sends requests to version {version}: change "
+                    f"it first (PUT or DELETE /models/{name}/traffic)."
+                )
             pointing = sorted(a for a, v in aliases.items() if v == version)
             if pointing and not last:
                 alias = pointing[0]
@@ -144,11 +176,14 @@ class AliasKeeper:
                 async with self.redis.pipeline(transaction=True) as pipe:
                     pipe.hdel(redis_keys.ALIASES, *fields)
                     pipe.srem(redis_keys.ALIASES_PUBLIC, *fields)
+                    pipe.hdel(redis_keys.TRAFFIC, name)
                     await pipe.execute()
         except REDIS_FAILURES:
             raise AliasesUnreachable from None
         for alias in aliases if last else ():
             self._set_here(name, alias, None)
+        if last:
+            self._take(lambda table: table.set_split(name, None))
 
     async def first_production(self, name: str) -> None:
         """A model without a `production` alias gets its lowest loaded version (its first,

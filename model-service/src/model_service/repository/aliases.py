@@ -12,13 +12,16 @@ new version never takes traffic by itself.
 """
 
 import re
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from model_service import redis_keys
 from model_service.errors import InvalidInput
+from model_service.repository.traffic import Split
 from servir_runtime.problems import Forbidden, NotFound, ServiceError
+from shared_schemas.inference import TrafficSplit
 from shared_schemas.problems import FieldError
 
 REDIS_FAILURES = (RedisError, OSError, TimeoutError)
@@ -61,17 +64,31 @@ def field(name: str, alias: str) -> str:
     return f"{name}@{alias}"
 
 
-async def read_aliases(redis: Redis) -> tuple[Table, set[str]]:
-    """Every model's aliases, and the fields of the public ones, as Redis holds them."""
+@dataclass(frozen=True)
+class Stored:
+    """What Redis holds of every model's routing: aliases, the public ones, traffic splits."""
+
+    table: Table
+    public: set[str]
+    splits: dict[str, Split]
+
+
+async def read_aliases(redis: Redis) -> Stored:
+    """Every model's aliases, the fields of the public ones and the splits, as Redis holds them."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hgetall(redis_keys.ALIASES)
         pipe.smembers(redis_keys.ALIASES_PUBLIC)
-        pointing, public = await pipe.execute()
+        pipe.hgetall(redis_keys.TRAFFIC)
+        pointing, public, traffic = await pipe.execute()
     table: Table = {}
     for key, value in pointing.items():
         name, _, alias = redis_keys.text(key).partition("@")
         table.setdefault(name, {})[alias] = redis_keys.text(value)
-    return table, {redis_keys.text(member) for member in public}
+    splits = {
+        redis_keys.text(name): Split.of(TrafficSplit.model_validate_json(value))
+        for name, value in traffic.items()
+    }
+    return Stored(table, {redis_keys.text(member) for member in public}, splits)
 
 
 class AliasTable:
@@ -80,6 +97,7 @@ class AliasTable:
     def __init__(self) -> None:
         self.table: Table = {}
         self.public: set[str] = set()  # `field`s of the public aliases
+        self.splits: dict[str, Split] = {}  # model -> its traffic split, while one is set
 
     def of(self, name: str) -> dict[str, str]:
         """The model's aliases (a copy)."""
@@ -111,11 +129,23 @@ class AliasTable:
             self.table.pop(name, None)
         return before != (version, public and version is not None)
 
-    def replace(self, table: Table, public: set[str]) -> bool:
+    def replace(self, stored: Stored) -> bool:
         """Take Redis's whole table; whether anything changed."""
-        changed = (table, public) != (self.table, self.public)
-        self.table, self.public = table, public
+        specs = {name: split.spec for name, split in self.splits.items()}
+        changed = (stored.table, stored.public) != (self.table, self.public) or specs != {
+            name: split.spec for name, split in stored.splits.items()
+        }
+        self.table, self.public, self.splits = stored.table, stored.public, stored.splits
         return changed
+
+    def set_split(self, name: str, split: Split | None) -> bool:
+        """Set (None: clear) the model's traffic split; whether anything changed."""
+        before = self.splits.get(name)
+        if split is None:
+            self.splits.pop(name, None)
+        else:
+            self.splits[name] = split
+        return (before and before.spec) != (split and split.spec)
 
     def resolve(self, name: str, alias: str, scopes: str | None) -> str:
         """The version `alias` of `name` points at, for a caller with `scopes` (the gateway's

@@ -7,7 +7,7 @@ admin unloaded, and an event per change. A replica that missed events catches up
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from functools import partial
 
@@ -147,15 +147,12 @@ class ModelRepository:
         await self._announce("unload", name, None, required=True, versions=keep_out)
         return keep_out
 
-    async def point_alias(self, name: str, alias: str, version: str | None, public: bool) -> None:
-        """Point a model's alias at a loaded version (None removes it), here and everywhere."""
+    async def route(self, name: str, change: Callable[[AliasKeeper], Awaitable[None]]) -> None:
+        """Change a model's aliases or traffic split (`change`), here and on every replica."""
         async with self.lock:  # not while this replica loads or deletes a version
             if not self.store.versions(name) and name not in self.registry.models:
                 raise NotFound(f"No model {name}.")
-            if version is None:
-                await self.aliases.remove(name, alias)
-            else:
-                await self.aliases.point(name, alias, version, public=public)
+            await change(self.aliases)
 
     async def _load_one(self, name: str, version: str) -> ModelVersion | None:
         # skops loading is CPU-bound: off the event loop.
@@ -192,7 +189,7 @@ class ModelRepository:
 
     async def apply(self, event: RepositoryEvent) -> None:
         """Follow a change another replica made (it has updated the store and Redis)."""
-        if event.action == "alias":  # no lock: a load running here must not hold it up
+        if event.action in {"alias", "traffic"}:  # no lock: a load here must not hold it up
             await self.aliases.refresh()
             return
         async with self.lock:

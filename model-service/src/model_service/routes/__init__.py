@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter
 
-from model_service.routes import aliases, health, models, repository, v2
+from model_service.routes import aliases, health, models, repository, traffic, v2
 
-routers: list[APIRouter] = [module.router for module in (health, models, v2, repository, aliases)]
+routers: list[APIRouter] = [
+    module.router for module in (health, models, v2, repository, aliases, traffic)
+]

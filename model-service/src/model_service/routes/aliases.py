@@ -43,7 +43,9 @@ async def set_alias(
     `production` alias is the version `/models/{name}/predict` and V2 without a version serve;
     another alias needs models:admin to call unless `public` is true."""
     previous = registry.aliases.of(name).get(alias)
-    await repository.point_alias(name, alias, body.version, body.public)
+    await repository.route(
+        name, lambda keeper: keeper.point(name, alias, body.version, public=body.public)
+    )
     audit(
         actor=actor,
         action="model.alias",
@@ -66,5 +68,5 @@ async def remove_alias(
 ) -> None:
     """Remove an alias of the model, on every replica (not `production`)."""
     previous = registry.aliases.of(name).get(alias)
-    await repository.point_alias(name, alias, None, False)
+    await repository.route(name, lambda keeper: keeper.remove(name, alias))
     audit(actor=actor, action="model.unalias", target=f"{name}@{alias}", previous=previous)

@@ -1,11 +1,12 @@
-"""`servir push` and `servir models ls|show|load|unload|rm|promote|alias|unalias`."""
+"""`servir push` and `servir models ls|show|load|unload|rm|promote` (alias, unalias and
+traffic: routing.py)."""
 
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from servir.cli import output
+from servir.cli import output, routing
 from servir.cli.options import JsonFlag, UsageError, options
 from servir.cli.session import session
 from shared_schemas.inference import ModelMetadata, RuntimeInfo
@@ -152,48 +153,15 @@ def promote(
         output.say(f"{name}: production -> {version}")
 
 
-@app.command("alias")
-def alias(
-    ctx: typer.Context,
-    name: NameArg,
-    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="canary, staging, ...")],
-    version: Annotated[str, typer.Argument(help="The loaded version it points at.")],
-    public: Annotated[
-        bool, typer.Option("--public", help="Callers with models:predict may call it.")
-    ] = False,
-    json_out: JsonFlag = False,
-) -> None:
-    """Point ALIAS of the model at VERSION (predict with --version ALIAS to call it)."""
-    opts = options(ctx, json_out)
-    with session(opts) as client:
-        metadata = client.set_alias(name, alias_name, version, public=public)
-    if opts.json:
-        output.emit_json(metadata)
-    else:
-        shown = " (public)" if alias_name in metadata.public_aliases else ""
-        output.say(f"{name}: {alias_name} -> {version}{shown}")
-
-
-@app.command("unalias")
-def unalias(
-    ctx: typer.Context,
-    name: NameArg,
-    alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="The alias to remove.")],
-    json_out: JsonFlag = False,
-) -> None:
-    """Remove ALIAS of the model (production cannot be removed: promote another version)."""
-    opts = options(ctx, json_out)
-    with session(opts) as client:
-        client.remove_alias(name, alias_name)
-    if opts.json:
-        output.emit_json({"name": name, "removed": alias_name})
-    else:
-        output.say(f"{name}: {alias_name} removed")
-
-
 def _runtime(runtime: RuntimeInfo) -> str:
     """`onnxruntime (max difference 1.2e-07)`, or `sklearn: why not compiled`."""
     shown: str = runtime.name
     if runtime.max_difference is not None:
         shown += f" (max difference {runtime.max_difference:.2g})"
     return f"{shown}: {runtime.reason}" if runtime.reason else shown
+
+
+# Which version requests reach: cli/routing.py.
+app.command("alias")(routing.alias)
+app.command("unalias")(routing.unalias)
+app.command("traffic")(routing.traffic)

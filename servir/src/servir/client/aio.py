@@ -14,6 +14,7 @@ from shared_schemas.inference import (
     ModelMetadata,
     ModelSummary,
     PredictResponse,
+    TrafficSplit,
     V2InferenceResponse,
 )
 
@@ -164,6 +165,22 @@ class AsyncClient(ClientBase):
     async def remove_alias(self, name: str, alias: str) -> None:
         """Remove an alias of the model (not `production`)."""
         await self._run(self._ops.remove_alias(name, alias))
+
+    async def set_traffic(
+        self, name: str, split: dict[str, int], *, sticky_by: str | None = None
+    ) -> TrafficSplit:
+        """Share the model's unversioned predictions between versions (weights summing to
+        100, e.g. `{"1": 90, "2": 10}`); `sticky_by`: `principal` or a header's name."""
+        body = TrafficSplit(split=split, sticky_by=sticky_by)
+        return await self._run(self._ops.traffic(name, body))
+
+    async def traffic(self, name: str) -> TrafficSplit:
+        """The model's traffic split (NotFound while none is set)."""
+        return await self._run(self._ops.traffic(name))
+
+    async def clear_traffic(self, name: str) -> None:
+        """Stop splitting: the `production` alias serves again."""
+        await self._run(self._ops.clear_traffic(name))
 
     async def predict(
         self, name: str, rows: object, *, version: str | None = None, probabilities: bool = False

@@ -25,6 +25,7 @@ from shared_schemas.inference import (
     ModelMetadata,
     ModelSummary,
     PredictResponse,
+    TrafficSplit,
     V2InferenceResponse,
 )
 
@@ -157,6 +158,15 @@ class Operations:
 
     def remove_alias(self, name: str, alias: str) -> Op[None]:
         yield from self.act(Call("DELETE", f"/models/{_q(name)}/aliases/{_q(alias)}"))
+
+    def traffic(self, name: str, body: TrafficSplit | None = None) -> Op[TrafficSplit]:
+        """GET the model's split, or PUT `body`."""
+        json = body.model_dump(mode="json") if body is not None else None
+        call = Call("GET" if body is None else "PUT", f"/models/{_q(name)}/traffic", json=json)
+        return (yield from self.fetch(call, TrafficSplit))
+
+    def clear_traffic(self, name: str) -> Op[None]:
+        yield from self.act(Call("DELETE", f"/models/{_q(name)}/traffic"))
 
     def predict(
         self, name: str, rows: object, version: str | None, probabilities: bool

@@ -14,6 +14,7 @@ from shared_schemas.inference import (
     ModelMetadata,
     ModelSummary,
     PredictResponse,
+    TrafficSplit,
     V2InferenceResponse,
 )
 
@@ -162,6 +163,22 @@ class Client(ClientBase):
     def remove_alias(self, name: str, alias: str) -> None:
         """Remove an alias of the model (not `production`)."""
         self._run(self._ops.remove_alias(name, alias))
+
+    def set_traffic(
+        self, name: str, split: dict[str, int], *, sticky_by: str | None = None
+    ) -> TrafficSplit:
+        """Share the model's unversioned predictions between versions (weights summing to
+        100, e.g. `{"1": 90, "2": 10}`); `sticky_by`: `principal` or a header's name."""
+        body = TrafficSplit(split=split, sticky_by=sticky_by)
+        return self._run(self._ops.traffic(name, body))
+
+    def traffic(self, name: str) -> TrafficSplit:
+        """The model's traffic split (NotFound while none is set)."""
+        return self._run(self._ops.traffic(name))
+
+    def clear_traffic(self, name: str) -> None:
+        """Stop splitting: the `production` alias serves again."""
+        self._run(self._ops.clear_traffic(name))
 
     def predict(
         self, name: str, rows: object, *, version: str | None = None, probabilities: bool = False
