@@ -39,7 +39,7 @@ WHEELS_PID= # the wheel download running beside debootstrap
 GATEWAY_URL=http://127.0.0.1:8000 # published on the namespace's own loopback
 # Integration tests that start processes of their own rather than use the stack fixture; they
 # run in `make test` and would prove nothing more here.
-OWN_PROCESS_TESTS=(test_aliases test_balancing test_durability test_faults test_ip_limits test_rate_limits test_replicas test_restarts test_shutdown test_slow_clients)
+OWN_PROCESS_TESTS=(test_aliases test_balancing test_durability test_faults test_ip_limits test_rate_limits test_replicas test_restarts test_shadow_stack test_shutdown test_slow_clients)
 
 export DOCKER_HOST=unix://$SOCKET DOCKER_CONFIG=$BUILD/docker-config
 # Compose builds with the engine's own BuildKit: Debian ships no buildx for Bake.

@@ -35,18 +35,24 @@ def two_versions(
     stack: RunningStack, demo_models: Path, tmp_path: Path
 ) -> Iterator[tuple[Client, str]]:
     """The admin's client and a new model of two versions (iris twice), deleted afterwards."""
-    name = f"split-{uuid.uuid4().hex[:8]}"
     with Client(stack.gateway_url) as admin:
         admin.login("admin", stack.admin_password)
-        for version in ("1", "2"):
-            path = tmp_path / f"{name}-{version}.tar.gz"
-            path.write_bytes(tarball(demo_models / "iris" / "1", name=name, version=version))
-            admin.push(path)
+        name = push_two_versions(admin, demo_models, tmp_path)
         yield admin, name
         with suppress(NotFound):  # a split would keep its versions from being deleted
             admin.clear_traffic(name)
         for version in ("2", "1"):
             admin.delete(name, version)
+
+
+def push_two_versions(admin: Client, demo_models: Path, tmp_path: Path) -> str:
+    """Push iris twice, as versions 1 and 2 of a new model; its name."""
+    name = f"split-{uuid.uuid4().hex[:8]}"
+    for version in ("1", "2"):
+        path = tmp_path / f"{name}-{version}.tar.gz"
+        path.write_bytes(tarball(demo_models / "iris" / "1", name=name, version=version))
+        admin.push(path)
+    return name
 
 
 def answered(gateway: httpx.Client, name: str, headers: dict[str, str]) -> str:
@@ -90,7 +96,8 @@ def test_the_cli_shows_sets_and_clears_a_split(
     assert set_.exit_code == 0, set_.stderr
     assert set_.stdout.strip() == f"{name}: 1: 70%, 2: 30%; sticky by principal"
     shown = runner.invoke(app, ["models", "traffic", name, "--json"])
-    assert json.loads(shown.stdout) == {"split": {"1": 70, "2": 30}, "sticky_by": "principal"}
+    expected = {"split": {"1": 70, "2": 30}, "sticky_by": "principal", "shadow": None}
+    assert json.loads(shown.stdout) == expected
     bad = runner.invoke(app, ["models", "traffic", name, "1=70", "2=20"])
     assert bad.exit_code == 1  # the client refuses weights that do not sum to 100
     cleared = runner.invoke(app, ["models", "traffic", name, "--clear"])

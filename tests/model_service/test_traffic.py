@@ -55,7 +55,7 @@ async def test_a_90_10_split_over_2000_requests(service: httpx.AsyncClient, stor
     await two_versions(service, store)
     answer = await split(service, {"split": {"1": 90, "2": 10}})
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"split": {"1": 90, "2": 10}, "sticky_by": None}
+    assert answer.json() == {"split": {"1": 90, "2": 10}, "sticky_by": None, "shadow": None}
     assert (await service.get("/models/iris/traffic", headers=INTERNAL)).json() == answer.json()
     seconds = [await version_of(service) for _ in range(2000)]
     assert set(seconds) == {"1", "2"}

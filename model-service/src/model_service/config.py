@@ -25,6 +25,8 @@ class Settings(ServiceSettings):
     max_rows: int = Field(default=1000, ge=1, le=1_000_000)
     # Aliases per model (`production` among them); one more is 422.
     max_aliases: int = Field(default=16, ge=1, le=1000)
+    # Shadow copies in flight on a replica; beyond it new copies are dropped and counted.
+    shadow_max_in_flight: int = Field(default=32, ge=0, le=10_000)
     allowed_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_TYPES))
     allow_pickle: bool = False
     max_batch_size: int = Field(default=256, ge=1, le=100_000)

@@ -74,7 +74,8 @@ class PredictFastPath:
             require_json(content_type, also=CSV)
             csv = media_type(content_type) == CSV_MEDIA_TYPE
             body = await read_body(scope, receive, limit=self.max_body_bytes, setting=LIMIT_SETTING)
-            answer = await plane.predict(model, body, csv=csv, mlflow=mlflow)
+            split = version is None and "@" not in name
+            answer = await plane.predict(model, body, csv=csv, mlflow=mlflow, split=split)
             return Response(answer, media_type=JSON)
         except ServiceError as exc:
             return exc.response(scope["path"])
@@ -95,7 +96,11 @@ async def infer_response(
         require_json(content_type, also=V2_BODY_TYPES)
         body = await read_body(scope, receive, limit=max_body_bytes, setting=LIMIT_SETTING)
         answer, headers = await plane.infer(
-            model, body, header_length=header_length, request_id=scope["state"]["request_id"]
+            model,
+            body,
+            header_length=header_length,
+            request_id=scope["state"]["request_id"],
+            split=version is None,
         )
         return Response(answer, headers=headers)
     except ServiceError as exc:

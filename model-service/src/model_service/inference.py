@@ -18,7 +18,8 @@ from model_service.errors import InvalidInput, ModelError, NotFound
 from model_service.formats.request import RequestForm, read_request, request_form
 from model_service.metrics import ModelMetrics
 from model_service.models.registry import ModelVersion, Registry
-from model_service.v2.infer import InferCall, infer, model_metadata
+from model_service.shadow import ShadowMetrics, Shadows
+from model_service.v2.infer import After, InferCall, infer, model_metadata
 from model_service.v2.tensors import BadTensor
 from shared_schemas.inference import ModelMetadata, ModelSummary, V2ModelMetadata
 from shared_schemas.problems import FieldError
@@ -44,6 +45,8 @@ class DataPlane:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.metrics = registry.metrics
+        limit = registry.settings.shadow_max_in_flight
+        self.shadows = Shadows(registry, ShadowMetrics(self.metrics.registry), limit)
 
     def model(
         self, name: str, version: str | None = None, *, scope: Scope | None = None
@@ -80,22 +83,38 @@ class DataPlane:
         return model_metadata(model, versions)
 
     async def predict(
-        self, model: ModelVersion, body: bytes, *, csv: bool = False, mlflow: bool = False
+        self,
+        model: ModelVersion,
+        body: bytes,
+        *,
+        csv: bool = False,
+        mlflow: bool = False,
+        split: bool = False,
     ) -> bytes:
         """Rows in (our JSON, MLflow's bodies, CSV), predictions out as JSON: ours, with
-        probabilities when asked, or MLflow's `{"predictions": [...]}` (`mlflow`)."""
+        probabilities when asked, or MLflow's `{"predictions": [...]}` (`mlflow`). `split`:
+        the request came by an unversioned route, whose traffic split may shadow it."""
         form = request_form(csv=csv, mlflow=mlflow, max_rows=self.registry.settings.max_rows)
-        return await self._counted(model, _predict_records(model, body, self.metrics, form))
+        after = self.shadows.copy if split else None
+        return await self._counted(model, _predict_records(model, body, self.metrics, form, after))
 
     async def infer(
-        self, model: ModelVersion, body: bytes, *, header_length: str | None, request_id: str
+        self,
+        model: ModelVersion,
+        body: bytes,
+        *,
+        header_length: str | None,
+        request_id: str,
+        split: bool = False,
     ) -> tuple[bytes, dict[str, str]]:
-        """An Open Inference Protocol request (JSON or binary tensors); the body and headers."""
+        """An Open Inference Protocol request (JSON or binary tensors); the body and headers.
+        `split` as for `predict`."""
         call = InferCall(
             body=body,
             header_length=header_length,
             request_id=request_id,
             max_rows=self.registry.settings.max_rows,
+            after=self.shadows.copy if split else None,
         )
         return await self._counted(model, infer(model, call, self.metrics))
 
@@ -127,7 +146,7 @@ class DataPlane:
 
 
 async def _predict_records(
-    model: ModelVersion, body: bytes, metrics: ModelMetrics, form: RequestForm
+    model: ModelVersion, body: bytes, metrics: ModelMetrics, form: RequestForm, after: After
 ) -> bytes:
     """Validate against the model's own schema, predict (batched) and render."""
     parsed = read_request(model, body, form)
@@ -144,6 +163,8 @@ async def _predict_records(
         labels = (model.manifest.name, model.manifest.version)
         metrics.count_out_of_range(*labels, rows, model.training_range)
     predictions, probabilities = await model.queue.submit(rows, proba=wants_proba)
+    if after is not None:
+        after(model, rows, predictions)
     if form.mlflow:
         return orjson.dumps({"predictions": predictions.tolist()})
     answer = {

@@ -62,6 +62,9 @@ async def serving(app: FastAPI, *, settings: Settings) -> AsyncIterator[None]:
                 plane=DataPlane(registry),
             )
             keep_state(app, state)
-            yield
+            try:
+                yield
+            finally:
+                await state.plane.shadows.close()
     finally:
         pool.shutdown()

@@ -190,14 +190,24 @@ StickyBy = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 TrafficWeight = Annotated[int, Field(ge=0, le=100)]
 
 
+class ShadowSpec(Contract):
+    """A version that receives a sampled copy of the split's requests: its answers are
+    compared with the served ones, counted, and dropped."""
+
+    version: ModelVersion
+    sample_rate: Annotated[float, Field(gt=0, le=1)]
+
+
 class TrafficSplit(Contract):
     """`PUT /models/{name}/traffic` body and `GET` answer: how the model's unversioned routes
     share requests between loaded versions (integer weights summing to 100). `sticky_by`
     keeps a caller on one version: `principal` (the authenticated caller), or a header the
-    operator names (its value); null draws every request afresh."""
+    operator names (its value); null draws every request afresh. `shadow` copies a sample of
+    them to another version of the same features, whose answers the caller never sees."""
 
     split: Annotated[dict[ModelVersion, TrafficWeight], Field(min_length=1, max_length=16)]
     sticky_by: StickyBy | None = None
+    shadow: ShadowSpec | None = None
 
     @model_validator(mode="after")
     def _weights_sum_to_100(self) -> "TrafficSplit":

@@ -3,7 +3,7 @@ removes, releases and seeds them there, telling the other replicas (aliases.py s
 alias is)."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
@@ -26,7 +26,7 @@ from servir_runtime.problems import NotFound
 from shared_schemas.inference import RepositoryEvent, TrafficSplit
 
 if TYPE_CHECKING:  # the registry keeps an AliasTable: a runtime import would go round
-    from model_service.models.registry import Registry
+    from model_service.models.registry import ModelVersion, Registry
 
 logger = logging.getLogger("servir.repository")
 # Concurrent alias writes on other replicas make a counted write start again; this many times.
@@ -96,6 +96,8 @@ class AliasKeeper:
             if version not in loaded:
                 detail = f"Version {version} of {name} is not loaded: a split sends to loaded ones."
                 raise AliasRefused(detail, loc=["body", "split", version])
+        if spec is not None and spec.shadow is not None:
+            _check_shadow(name, spec, loaded)
         event = RepositoryEvent(action="traffic", name=name, origin=self.replica_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -159,7 +161,9 @@ class AliasKeeper:
             stored = await read_aliases(self.redis)
             aliases = stored.table.get(name, {})
             split = stored.splits.get(name)
-            if split is not None and version in split.spec.split and not last:
+            shadow = split.spec.shadow if split is not None else None
+            sent = split is not None and version in split.spec.split
+            if (sent or (shadow is not None and shadow.version == version)) and not last:
                 raise Conflict(
                     f"The traffic split of {name} sends requests to version {version}: change "
                     f"it first (PUT or DELETE /models/{name}/traffic)."
@@ -199,3 +203,19 @@ class AliasKeeper:
             logger.warning(
                 "production alias not seeded", extra={"model": name, "reason": type(exc).__name__}
             )
+
+
+def _check_shadow(name: str, spec: TrafficSplit, loaded: Mapping[str, "ModelVersion"]) -> None:
+    """422 unless the shadow version is loaded and takes the very rows the split's take."""
+    shadow = spec.shadow.version if spec.shadow is not None else ""
+    if shadow not in loaded:
+        detail = f"Version {shadow} of {name} is not loaded: a shadow is a loaded version."
+        raise AliasRefused(detail, loc=["body", "shadow", "version"])
+    features = loaded[shadow].manifest.features
+    for version in spec.split:
+        if loaded[version].manifest.features != features:
+            detail = (
+                f"Version {shadow} of {name} takes other features than version {version}: a "
+                "shadow gets the same rows, so its features must be the same."
+            )
+            raise AliasRefused(detail, loc=["body", "shadow", "version"])

@@ -8,7 +8,7 @@ asked, classifiers only). Tensor problems are 400, body schema problems 422, mor
 `MODEL_MAX_ROWS` 422; the model failing on rows that fit is 500 (Model error).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,8 @@ from model_service.v2.tensors import (
 from shared_schemas.inference import V2Datatype, V2ModelMetadata, V2TensorMetadata
 from shared_schemas.problems import FieldError
 
+# Told a version, its rows and its predictions once a request's are in (shadow traffic).
+After = Callable[[ModelVersion, np.ndarray, np.ndarray], None] | None
 INPUT = "input"
 PREDICT = "predict"
 PROBA = "predict_proba"
@@ -73,6 +75,7 @@ class InferCall:
     header_length: str | None
     request_id: str
     max_rows: int
+    after: "After" = None  # told the rows and the predictions once they are in (shadows)
 
 
 async def infer(
@@ -91,6 +94,8 @@ async def infer(
         metrics.count_out_of_range(*_labels(model), rows, model.training_range)
     # The model failing on these rows is its own fault: ModelError, a 500 (as on /predict).
     predictions, probabilities = await model.queue.submit(rows, proba=PROBA in wanted)
+    if call.after is not None:
+        call.after(model, rows, predictions)
     values = {PREDICT: predictions, PROBA: probabilities}
     head = {
         "model_name": model.manifest.name,

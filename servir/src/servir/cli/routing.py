@@ -58,6 +58,12 @@ def traffic(
         str | None,
         typer.Option(help="Keep each caller on one version: principal, or a header's name."),
     ] = None,
+    shadow: Annotated[
+        str | None, typer.Option(help="A version to copy a sample of the requests to.")
+    ] = None,
+    shadow_rate: Annotated[
+        float, typer.Option(help="The share of requests copied to --shadow (0 to 1].")
+    ] = 0.1,
     clear: Annotated[bool, typer.Option("--clear", help="Stop splitting.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
@@ -68,7 +74,8 @@ def traffic(
         if clear:
             client.clear_traffic(name)
         elif split:
-            shown = client.set_traffic(name, split, sticky_by=sticky_by)
+            copies = (shadow, shadow_rate) if shadow else None
+            shown = client.set_traffic(name, split, sticky_by=sticky_by, shadow=copies)
         else:
             shown = client.traffic(name)
     if clear and opts.json:
@@ -80,7 +87,9 @@ def traffic(
     else:
         shares = ", ".join(f"{version}: {weight}%" for version, weight in shown.split.items())
         sticky = f"; sticky by {shown.sticky_by}" if shown.sticky_by else ""
-        output.say(f"{name}: {shares}{sticky}")
+        copied = shown.shadow
+        shadowed = f"; shadow {copied.version} at {copied.sample_rate:g}" if copied else ""
+        output.say(f"{name}: {shares}{sticky}{shadowed}")
 
 
 def _weights(pairs: list[str]) -> dict[str, int]:

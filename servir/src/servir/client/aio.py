@@ -14,6 +14,7 @@ from shared_schemas.inference import (
     ModelMetadata,
     ModelSummary,
     PredictResponse,
+    ShadowSpec,
     TrafficSplit,
     V2InferenceResponse,
 )
@@ -167,11 +168,18 @@ class AsyncClient(ClientBase):
         await self._run(self._ops.remove_alias(name, alias))
 
     async def set_traffic(
-        self, name: str, split: dict[str, int], *, sticky_by: str | None = None
+        self,
+        name: str,
+        split: dict[str, int],
+        *,
+        sticky_by: str | None = None,
+        shadow: tuple[str, float] | None = None,
     ) -> TrafficSplit:
         """Share the model's unversioned predictions between versions (weights summing to
-        100, e.g. `{"1": 90, "2": 10}`); `sticky_by`: `principal` or a header's name."""
-        body = TrafficSplit(split=split, sticky_by=sticky_by)
+        100, e.g. `{"1": 90, "2": 10}`); `sticky_by`: `principal` or a header's name;
+        `shadow`: (version, sample rate) to copy a sample of them to, compared and dropped."""
+        copies = ShadowSpec(version=shadow[0], sample_rate=shadow[1]) if shadow else None
+        body = TrafficSplit(split=split, sticky_by=sticky_by, shadow=copies)
         return await self._run(self._ops.traffic(name, body))
 
     async def traffic(self, name: str) -> TrafficSplit:
